@@ -1,0 +1,51 @@
+"""The FastAPI application factory. Nothing heavy happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+from bot import webhook
+from bot.outbox import OutboxWorker
+from bot.services import Services
+from bot.settings import Settings, get_settings
+from bot.wechat import Codec
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    services = services or Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.warm_up()
+        worker = OutboxWorker(services) if settings.embedded_worker else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            app.state.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="shegong", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.state.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="handler")
+    app.state.codec = Codec.from_settings(
+        settings.wechat_token, settings.wechat_app_id, settings.wechat_aes_key, settings.wechat_aes_key_previous
+    )
+    app.include_router(webhook.router)
+
+    @app.get("/healthz")
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return app

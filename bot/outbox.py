@@ -1,0 +1,200 @@
+"""Drains the transactional outbox: leases due rows, sends them, retries with backoff, never loses one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.apiclient import ApiError, WeChatClient, WeComClient
+from bot.services import Services
+from storage import repositories as repo
+from storage.models import OutboxMessage, Resident, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 12
+# WeChat's customer-service window: 5 messages within 48 h of the resident's last message.
+CUSTOM_WINDOW = timedelta(hours=48)
+CUSTOM_LIMIT = 5
+# WeCom drops app messages silently past 30 a minute or 1000 an hour per member: stay under.
+WECOM_PER_MINUTE = 30
+WECOM_PER_HOUR = 1000
+
+
+class Undeliverable(Exception):
+    """Final: the message can never be delivered (window closed, no recipient)."""
+
+
+class Postpone(Exception):
+    """Not now, not a failure: a rate limit on our side. Try again at `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until.isoformat())
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    channel: str
+    recipient: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+Send = Callable[[Session, Job, datetime], None]
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _message_body(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k in ("msgtype", "text", "textcard", "news", "image", "markdown")}
+
+
+def _sent_since(session: Session, *, channel: str, recipient: str, since: datetime) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.recipient == recipient,
+            OutboxMessage.status == "sent",
+            OutboxMessage.sent_at >= since,
+        )
+    ) or 0
+
+
+class Senders:
+    """One send function per channel, each checking its own limits before calling the API."""
+
+    def __init__(self, wechat: WeChatClient, wecom: WeComClient) -> None:
+        self.wechat = wechat
+        self.wecom = wecom
+
+    def by_channel(self) -> dict[str, Send]:
+        return {
+            "wechat_custom": self.send_custom,
+            "wechat_template": self.send_template,
+            "wecom_app": self.send_wecom,
+        }
+
+    def send_custom(self, session: Session, job: Job, now: datetime) -> None:
+        resident = session.scalar(select(Resident).where(Resident.openid == job.recipient))
+        if resident is None or not resident.active:
+            raise Undeliverable("resident unknown or unsubscribed")
+        opened = resident.last_inbound_at
+        if opened is None or now - opened > CUSTOM_WINDOW:
+            raise Undeliverable("customer-service window closed (48 h since the resident's last message)")
+        if _sent_since(session, channel="wechat_custom", recipient=job.recipient, since=opened) >= CUSTOM_LIMIT:
+            raise Undeliverable("customer-service limit reached (5 messages per window)")
+        self.wechat.send_custom(job.recipient, _message_body(job.payload))
+
+    def send_template(self, session: Session, job: Job, now: datetime) -> None:
+        template = {k: v for k, v in job.payload.items() if k in ("template_id", "url", "data", "miniprogram")}
+        self.wechat.send_template(job.recipient, template)
+
+    def send_wecom(self, session: Session, job: Job, now: datetime) -> None:
+        if not job.recipient or job.recipient.startswith("@"):
+            raise Undeliverable(f"no WeCom user to send to ({job.recipient!r})")
+        minute = _sent_since(session, channel="wecom_app", recipient=job.recipient, since=now - timedelta(minutes=1))
+        hour = _sent_since(session, channel="wecom_app", recipient=job.recipient, since=now - timedelta(hours=1))
+        if minute >= WECOM_PER_MINUTE:
+            raise Postpone(now + timedelta(minutes=1))
+        if hour >= WECOM_PER_HOUR:
+            raise Postpone(now + timedelta(minutes=10))
+        self.wecom.send_app_message(job.recipient, _message_body(job.payload))
+
+
+def drain_once(services: Services, senders: dict[str, Send], *, now: datetime | None = None, limit: int = 20) -> int:
+    """Send what is due; returns how many rows were attempted."""
+    now = now or utcnow()
+    with services.sessions.begin() as session:
+        rows = repo.claim_due_outbox(session, now=now, lease=LEASE, limit=limit)
+        jobs = [Job(r.id, r.channel, r.recipient, dict(r.payload), r.attempts) for r in rows]
+    for job in jobs:
+        _deliver(services, senders, job, now)
+    return len(jobs)
+
+
+def _deliver(services: Services, senders: dict[str, Send], job: Job, now: datetime) -> None:
+    send = senders.get(job.channel)
+    try:
+        with services.sessions.begin() as session:
+            if send is None:
+                raise Undeliverable(f"no sender for channel {job.channel}")
+            send(session, job, now)
+            repo.mark_outbox_sent(session, outbox_id=job.id, now=now)
+        return
+    except Postpone as wait:
+        with services.sessions.begin() as session:
+            repo.mark_outbox_retry(session, outbox_id=job.id, error="rate limited on our side", retry_at=wait.until)
+            # A postponement is not a failed attempt.
+            row = session.get(OutboxMessage, job.id)
+            if row is not None:
+                row.attempts = max(row.attempts - 1, 0)
+        return
+    except Undeliverable as exc:
+        log.warning("outbox %s undeliverable: %s", job.id, exc)
+        error = str(exc)
+        final = True
+    except ApiError as exc:
+        log.warning("outbox %s failed: %s", job.id, exc)
+        error, final = str(exc), exc.final
+    except Exception as exc:  # network errors, unexpected answers: retry later
+        log.warning("outbox %s failed: %r", job.id, exc)
+        error, final = repr(exc), False
+    with services.sessions.begin() as session:
+        if final or job.attempts >= MAX_ATTEMPTS:
+            repo.mark_outbox_dead(session, outbox_id=job.id, error=error)
+        else:
+            repo.mark_outbox_retry(session, outbox_id=job.id, error=error, retry_at=now + backoff(job.attempts))
+
+
+def make_senders(services: Services) -> dict[str, Send]:
+    return Senders(
+        WeChatClient(services.settings, services.sessions), WeComClient(services.settings, services.sessions)
+    ).by_channel()
+
+
+class OutboxWorker:
+    """Drains in a background thread until stopped (the embedded default, and `shegong worker`)."""
+
+    def __init__(self, services: Services, senders: dict[str, Send] | None = None) -> None:
+        self.services = services
+        self.senders = senders or make_senders(services)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.periodic: list[Callable[[datetime], None]] = []
+
+    def run_forever(self) -> None:
+        poll = self.services.settings.outbox_poll_seconds
+        while not self._stop.is_set():
+            try:
+                now = utcnow()
+                for job in self.periodic:
+                    job(now)
+                busy = drain_once(self.services, self.senders, now=now)
+            except Exception:
+                log.exception("outbox drain failed; trying again")
+                busy = 0
+            if not busy:
+                self._stop.wait(poll)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

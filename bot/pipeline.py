@@ -1,0 +1,221 @@
+"""A message's trip after the edge: record it once, handle it in one transaction, record the reply.
+
+The same functions serve the WeChat webhook, `shegong chat` and `shegong ask`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.dispatcher import URGENT
+from bot.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
+from bot.services import Services
+from handlers.base import Context
+from handlers.residents import CHOOSE_FLOW, ask_community_if_needed
+from intents import Classification, Intent
+from storage import repositories as repo
+from storage.models import Community, InboundMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "抱歉，系统刚才出了点小问题，您的消息已经记下了。请稍后再试，着急的话请直接联系社区居委会。"
+
+
+class Handoff:
+    """Decides, once, whether a reply goes back in the HTTP response or later as a pushed message."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._expired = False
+        self._replied = False
+
+    def expire(self) -> bool:
+        """The webhook gives up waiting; False if the reply was already committed to the response."""
+        with self._lock:
+            if self._replied:
+                return False
+            self._expired = True
+            return True
+
+    def take_reply(self) -> bool:
+        """The handler is about to commit its reply; False if the webhook has already answered."""
+        with self._lock:
+            if self._expired:
+                return False
+            self._replied = True
+            return True
+
+
+@dataclass(frozen=True)
+class Recorded:
+    inbound_id: int
+    created: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class Handled:
+    reply: Reply | None  # None when the reply goes out later through the outbox
+    classification: Classification
+    status: str
+
+
+def record_message(services: Services, msg: Inbound, *, now: datetime | None = None) -> Recorded:
+    """Keep the message before anything else happens; a retry finds the first record."""
+    now = now or utcnow()
+    with services.sessions.begin() as session:
+        resident = repo.get_or_create_resident(session, openid=msg.sender)
+        row, created = repo.record_inbound(
+            session,
+            dedupe_key=msg.dedupe_key,
+            msg_id=msg.msg_id if msg.kind != "event" else None,
+            community_id=resident.community_id,
+            resident_id=resident.id,
+            msg_type=msg.raw_type or msg.kind,
+            event=msg.event,
+            content=msg.text or None,
+            payload=_payload(msg),
+            created_time=msg.created_at,
+            received_at=now,
+        )
+        if created and msg.event != "unsubscribe":
+            resident.last_inbound_at = now
+        return Recorded(row.id, created, row.status)
+
+
+def _payload(msg: Inbound) -> dict[str, Any]:
+    fields = {
+        "event_key": msg.event_key,
+        "media_id": msg.media_id,
+        "pic_url": msg.pic_url,
+        "latitude": msg.latitude,
+        "longitude": msg.longitude,
+        "label": msg.label,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def stored_reply(services: Services, inbound_id: int) -> tuple[str, Reply | None]:
+    """For a retry: the first delivery's status and the reply it gave in the HTTP response, if any."""
+    with services.sessions.begin() as session:
+        row = session.get(InboundMessage, inbound_id)
+        status = row.status if row else "missing"
+        out = repo.reply_for_inbound(session, inbound_id=inbound_id)
+        if out is None:
+            return status, None
+        if out.kind == "text":
+            return status, TextReply(out.content or "")
+        return status, EmptyReply()
+
+
+def handle_message(
+    services: Services, msg: Inbound, inbound_id: int, *, handoff: Handoff | None = None, now: datetime | None = None
+) -> Handled | None:
+    """Handle a recorded message in one transaction; None if another delivery already took it."""
+    now = now or utcnow()
+    try:
+        with services.sessions.begin() as session:
+            if not repo.claim_inbound(session, inbound_id=inbound_id):
+                return None
+            resident = repo.get_or_create_resident(session, openid=msg.sender)
+            community = session.get(Community, resident.community_id) if resident.community_id else None
+            ctx = Context(
+                session=session,
+                settings=services.settings,
+                services=services,
+                resident=resident,
+                now=now,
+                inbound_id=inbound_id,
+                community=community,
+            )
+            reply, cls = _dispatch(services, ctx, msg)
+            in_response = handoff is None or handoff.take_reply()
+            status = "replied" if in_response else "deferred"
+            _record_reply(ctx, reply, in_response=in_response)
+            repo.finish_inbound(
+                session,
+                inbound_id=inbound_id,
+                status=status,
+                now=now,
+                intent=cls.intent.value,
+                confidence=cls.confidence,
+            )
+            return Handled(reply if in_response else None, cls, status)
+    except Exception:
+        log.exception("handling inbound message %s failed", inbound_id)
+        return _apologise(services, msg, inbound_id, handoff=handoff, now=now)
+
+
+def _dispatch(services: Services, ctx: Context, msg: Inbound) -> tuple[Reply, Classification]:
+    dispatcher = services.dispatcher
+    if ctx.community is None and msg.kind in ("text", "voice"):
+        cls = dispatcher.classify(msg)
+        state = ctx.dialogue()
+        if cls.intent not in URGENT and (state is None or state.flow != CHOOSE_FLOW):
+            asked = ask_community_if_needed(ctx, pending_text=msg.text)
+            if asked is not None:
+                return asked, cls
+    result = dispatcher.dispatch(ctx, msg)
+    reply = result.reply
+    pending = ctx.extras.pop("redispatch_text", None)
+    if pending:
+        # The resident chose their community; now answer what they first asked.
+        again = dispatcher.dispatch(ctx, replace(msg, kind="text", text=str(pending), event=None))
+        reply = _join(reply, again.reply)
+    return reply, result.classification
+
+
+def _join(first: Reply, second: Reply) -> Reply:
+    a, b = reply_text(first), reply_text(second)
+    if a and b:
+        return TextReply(f"{a}\n\n{b}")
+    return second if b else first
+
+
+def _record_reply(ctx: Context, reply: Reply, *, in_response: bool) -> None:
+    text = reply_text(reply)
+    repo.record_outbound(
+        ctx.session,
+        channel="passive" if in_response else "custom",
+        kind=reply.kind,
+        content=text,
+        payload={},
+        community_id=ctx.community_id,
+        resident_id=ctx.resident.id,
+        inbound_id=ctx.inbound_id,
+    )
+    if not in_response and text:
+        ctx.send_later(
+            channel="wechat_custom",
+            recipient=ctx.resident.openid,
+            payload={"msgtype": "text", "text": {"content": text}, "resident_id": ctx.resident.id},
+            dedupe_key=f"late-reply:{ctx.inbound_id}",
+        )
+
+
+def _apologise(
+    services: Services, msg: Inbound, inbound_id: int, *, handoff: Handoff | None, now: datetime
+) -> Handled:
+    cls = Classification(Intent.UNKNOWN, 0.0, "error")
+    reply = TextReply(APOLOGY)
+    # If this write fails too, the exception reaches the webhook, which answers 503 so WeChat retries.
+    with services.sessions.begin() as session:
+        resident = repo.get_or_create_resident(session, openid=msg.sender)
+        community = session.get(Community, resident.community_id) if resident.community_id else None
+        ctx = Context(
+            session=session,
+            settings=services.settings,
+            services=services,
+            resident=resident,
+            now=now,
+            inbound_id=inbound_id,
+            community=community,
+        )
+        in_response = handoff is None or handoff.take_reply()
+        _record_reply(ctx, reply, in_response=in_response)
+        repo.finish_inbound(session, inbound_id=inbound_id, status="failed", now=now, intent=None, confidence=None)
+    return Handled(reply if in_response else None, cls, "failed")

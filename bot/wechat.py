@@ -1,0 +1,199 @@
+"""The one module that speaks WeChat's callback protocol: signatures, AES, XML in and out.
+
+wechatpy does the parsing and the cipher; the checks it does unsafely or not at all (constant-time
+signature comparison, timestamp window, key rotation, fail-closed parsing) are done here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import struct
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import xmltodict
+from wechatpy import parse_message
+from wechatpy.crypto import PrpCrypto
+from wechatpy.exceptions import InvalidAppIdException
+from wechatpy.replies import ArticlesReply as WxArticlesReply
+from wechatpy.replies import ImageReply as WxImageReply
+from wechatpy.replies import TextReply as WxTextReply
+
+from bot.messages import EmptyReply, ImageReply, Inbound, NewsReply, Reply, TextReply
+
+
+class BadSignature(Exception):
+    """The request did not come from WeChat (or not with our token): answer 403."""
+
+
+class BadMessage(Exception):
+    """Signed, but unreadable: wrong key, corrupt ciphertext, malformed XML. Answer 400."""
+
+
+def sha1_signature(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def signature_matches(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.strip().lower().encode())
+
+
+def timestamp_fresh(timestamp: str | None, *, window: int, now: float | None = None) -> bool:
+    try:
+        sent = int(timestamp or "")
+    except ValueError:
+        return False
+    return abs((now if now is not None else time.time()) - sent) <= window
+
+
+def _decode_key(aes_key: str) -> bytes:
+    key = base64.b64decode(aes_key + "=")
+    if len(key) != 32:
+        raise ValueError("EncodingAESKey must decode to 32 bytes")
+    return key
+
+
+_DECRYPT_ERRORS = (struct.error, UnicodeDecodeError, ValueError, binascii.Error, InvalidAppIdException, IndexError)
+
+
+@dataclass(frozen=True)
+class Codec:
+    """AES for one app id, accepting the current and the previous EncodingAESKey."""
+
+    token: str
+    app_id: str
+    keys: tuple[bytes, ...]
+
+    @classmethod
+    def from_settings(cls, token: str, app_id: str, aes_key: str, previous_key: str = "") -> Codec | None:
+        keys = tuple(_decode_key(k) for k in (aes_key, previous_key) if k)
+        return cls(token, app_id, keys) if keys else None
+
+    def decrypt(self, encrypted: str) -> tuple[str, int]:
+        """(plaintext, index of the key that worked); BadMessage if none did."""
+        for index, key in enumerate(self.keys):
+            try:
+                return PrpCrypto(key).decrypt(encrypted, self.app_id), index
+            except _DECRYPT_ERRORS:
+                continue
+        raise BadMessage("ciphertext does not decrypt with any configured key")
+
+    def encrypt(self, plaintext: str, *, key_index: int, nonce: str, timestamp: str) -> str:
+        encrypted = PrpCrypto(self.keys[key_index]).encrypt(plaintext, self.app_id).decode()
+        signature = sha1_signature(self.token, timestamp, nonce, encrypted)
+        return (
+            f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+            f"<MsgSignature><![CDATA[{signature}]]></MsgSignature>"
+            f"<TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
+        )
+
+
+def parse_envelope(body: bytes) -> dict[str, Any]:
+    """The outer <xml> as a dict; entity declarations and malformed XML are BadMessage."""
+    try:
+        parsed = xmltodict.parse(body.decode("utf-8"), disable_entities=True)
+    except Exception as exc:  # expat errors, entity refusal (ValueError), bad UTF-8
+        raise BadMessage(f"malformed XML: {type(exc).__name__}") from exc
+    xml = parsed.get("xml") if isinstance(parsed, dict) else None
+    if not isinstance(xml, dict):
+        raise BadMessage("no <xml> root")
+    return xml
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def to_inbound(xml_text: str) -> Inbound:
+    """Parse decrypted message XML with wechatpy's registry and map it to our typed Inbound."""
+    try:
+        parse_envelope(xml_text.encode("utf-8"))  # fail closed on entities before wechatpy sees it
+        message = parse_message(xml_text)
+    except BadMessage:
+        raise
+    except Exception as exc:
+        raise BadMessage(f"unreadable message: {type(exc).__name__}") from exc
+    if message is None:
+        raise BadMessage("empty message")
+    data: dict[str, Any] = message._data
+    sender = str(data.get("FromUserName") or "")
+    if not sender:
+        raise BadMessage("no FromUserName")
+    try:
+        created = datetime.fromtimestamp(int(data.get("CreateTime") or 0), UTC)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise BadMessage("bad CreateTime") from exc
+    raw_type = str(data.get("MsgType") or "unknown").lower()
+    msg_id = _msg_id(data.get("MsgId"))
+    base = Inbound(sender=sender, kind="unknown", created_at=created, msg_id=msg_id, raw_type=raw_type)
+    if raw_type == "text":
+        return replace(base, kind="text", text=str(data.get("Content") or ""))
+    if raw_type == "voice":
+        return replace(base, kind="voice", text=str(data.get("Recognition") or ""), media_id=data.get("MediaId"))
+    if raw_type == "image":
+        return replace(base, kind="image", media_id=data.get("MediaId"), pic_url=data.get("PicUrl"))
+    if raw_type == "location":
+        return replace(
+            base,
+            kind="location",
+            latitude=_float(data.get("Location_X")),
+            longitude=_float(data.get("Location_Y")),
+            label=data.get("Label"),
+        )
+    if raw_type == "event":
+        event = str(data.get("Event") or "").lower()
+        key = data.get("EventKey")
+        if event == "subscribe" and isinstance(key, str) and key.startswith("qrscene_"):
+            event = "subscribe_scan"
+        return replace(
+            base,
+            kind="event",
+            event=event,
+            event_key=str(key) if key is not None else None,
+            latitude=_float(data.get("Latitude")),
+            longitude=_float(data.get("Longitude")),
+        )
+    return base
+
+
+def _msg_id(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    # MsgId is a 64-bit number; anything else is not one we can key on.
+    return number if 0 < number < 2**63 else None
+
+
+def render_reply(reply: Reply, *, to_user: str, from_user: str) -> str | None:
+    """The reply XML, or None for "nothing to say" (the webhook answers 'success')."""
+    common = {"source": from_user, "target": to_user, "time": int(time.time())}
+    if isinstance(reply, TextReply):
+        if not reply.text:
+            return None
+        return str(WxTextReply(content=reply.text, **common).render())
+    if isinstance(reply, ImageReply):
+        return str(WxImageReply(media_id=reply.media_id, **common).render())
+    if isinstance(reply, NewsReply):
+        news = WxArticlesReply(**common)
+        for article in reply.articles[:8]:
+            news.add_article(
+                {"title": article.title, "description": article.description, "url": article.url, "image": article.image}
+            )
+        return str(news.render())
+    if isinstance(reply, EmptyReply):
+        return None
+    raise TypeError(f"unknown reply {reply!r}")
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(8)

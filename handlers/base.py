@@ -1,0 +1,116 @@
+"""What every handler gets (a Context) and gives back (a Reply, or UNHANDLED to let the next one try)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from sqlalchemy.orm import Session
+
+from bot.messages import Inbound, Reply
+from intents import Classification, Intent
+from storage import repositories as repo
+from storage.models import Community, DialogueState, Resident
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from bot.settings import Settings
+
+
+class _Unhandled(enum.Enum):
+    UNHANDLED = "unhandled"
+
+
+UNHANDLED: Final = _Unhandled.UNHANDLED
+Outcome = Reply | _Unhandled
+
+
+@dataclass
+class Context:
+    """One message's unit of work: the open transaction, who sent it, and the shared services."""
+
+    session: Session
+    settings: Settings
+    services: Services
+    resident: Resident
+    now: datetime
+    inbound_id: int | None = None
+    community: Community | None = None
+    # Filled by the dispatcher so a handler can see how sure the classifier was.
+    classification: Classification | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def community_id(self) -> int | None:
+        return self.community.id if self.community else None
+
+    def dialogue(self) -> DialogueState | None:
+        return repo.get_dialogue(self.session, resident_id=self.resident.id, now=self.now)
+
+    def start_dialogue(self, flow: str, step: str, data: dict[str, Any] | None = None) -> None:
+        repo.set_dialogue(
+            self.session,
+            resident_id=self.resident.id,
+            flow=flow,
+            step=step,
+            data=data or {},
+            now=self.now,
+            ttl=timedelta(minutes=self.settings.dialogue_ttl_minutes),
+        )
+
+    def end_dialogue(self) -> None:
+        repo.clear_dialogue(self.session, resident_id=self.resident.id)
+
+    def send_later(
+        self, *, channel: str, recipient: str, payload: dict[str, Any], dedupe_key: str | None = None
+    ) -> None:
+        """Queue a message in this transaction: it leaves only if the change that caused it commits."""
+        repo.enqueue_outbox(
+            self.session,
+            channel=channel,
+            recipient=recipient,
+            payload=payload,
+            community_id=self.community_id,
+            now=self.now,
+            dedupe_key=dedupe_key,
+        )
+
+
+class Handler(Protocol):
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome: ...
+
+
+class FlowHandler(Handler, Protocol):
+    """A handler that holds a multi-turn conversation and picks it up again from DialogueState."""
+
+    def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome: ...
+
+
+Predicate = Callable[[Inbound, Classification], bool]
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    intents: frozenset[Intent] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
+
+    def matches(self, msg: Inbound, cls: Classification) -> bool:
+        if msg.kind == "event":
+            return msg.event in self.events
+        if msg.kind in ("text", "voice"):
+            return cls.intent in self.intents or msg.kind in self.kinds
+        return msg.kind in self.kinds
+
+
+@dataclass(frozen=True)
+class Router:
+    """Routes walked in order, first match wins; flows resume multi-turn conversations by name."""
+
+    routes: tuple[Route, ...]
+    flows: dict[str, FlowHandler]
+    fallback: Handler

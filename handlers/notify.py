@@ -1,0 +1,57 @@
+"""Alerts to community workers, queued through the outbox as WeCom app messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import Context
+
+
+def mask_phone(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) < 7:
+        return "***"
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def duty_worker(ctx: Context) -> str | None:
+    config: dict[str, Any] = ctx.community.config if ctx.community else {}
+    duty = config.get("duty") or {}
+    user = duty.get("wecom_userid") if isinstance(duty, dict) else None
+    return str(user) if user else None
+
+
+def resident_place(ctx: Context) -> str:
+    r = ctx.resident
+    parts = []
+    if r.building:
+        parts.append(f"{r.building}号楼")
+    if r.unit:
+        parts.append(f"{r.unit}单元")
+    if r.room:
+        parts.append(f"{r.room}室")
+    return "".join(parts) or "住址未登记"
+
+
+def alert_duty_worker(ctx: Context, *, label: str, text: str, level: str) -> None:
+    """A red alert to the worker on duty; one per inbound message even if WeChat retries."""
+    recipient = duty_worker(ctx)
+    community = ctx.community.name if ctx.community else "未分配社区"
+    colour = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}.get(level, level)
+    description = (
+        f"<div class=\"highlight\">{colour}警报：{label}</div>"
+        f"<div class=\"gray\">{community} · {resident_place(ctx)}</div>"
+        f"<div class=\"normal\">居民原话：{text[:200]}</div>"
+        "<div class=\"normal\">请立即电话或上门联系，处理后在系统中登记。</div>"
+    )
+    ctx.send_later(
+        channel="wecom_app",
+        recipient=recipient or "@duty",
+        payload={
+            "msgtype": "textcard",
+            "textcard": {"title": f"【{colour}】{label}", "description": description, "url": "", "btntxt": "详情"},
+            "level": level,
+            "resident_id": ctx.resident.id,
+        },
+        dedupe_key=f"alert:{ctx.inbound_id}" if ctx.inbound_id else None,
+    )

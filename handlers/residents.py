@@ -1,0 +1,106 @@
+"""Residents: subscribing and leaving, choosing their community, and telling us where they live."""
+
+from __future__ import annotations
+
+from bot.messages import EmptyReply, Inbound, TextReply
+from handlers.base import UNHANDLED, Context, Outcome
+from handlers.greeting import CAPABILITIES, WELCOME
+from intents import Classification
+from intents.numbers import to_int
+from intents.rules import parse_address
+from storage import repositories as repo
+from storage.models import Community, DialogueState
+
+CHOOSE_FLOW = "choose_community"
+
+
+def _community_menu(communities: list[Community]) -> str:
+    lines = [f"{i}. {c.name}" for i, c in enumerate(communities, start=1)]
+    return "请问您住在哪个社区？回复序号就行：\n" + "\n".join(lines)
+
+
+def assign_community(ctx: Context, community: Community) -> None:
+    ctx.resident.community_id = community.id
+    ctx.community = community
+
+
+def ask_community_if_needed(ctx: Context, *, pending_text: str = "") -> TextReply | None:
+    """Ask once which community the resident belongs to; None when it is known or obvious."""
+    if ctx.community is not None:
+        return None
+    communities = repo.list_communities(ctx.session)
+    if not communities:
+        return None
+    if len(communities) == 1:
+        assign_community(ctx, communities[0])
+        return None
+    ctx.start_dialogue(CHOOSE_FLOW, "choose", {"pending_text": pending_text})
+    return TextReply(_community_menu(communities))
+
+
+class SubscriptionHandler:
+    """subscribe, unsubscribe and scan events."""
+
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        resident = ctx.resident
+        if msg.event == "unsubscribe":
+            resident.active = False
+            resident.unsubscribed_at = ctx.now
+            ctx.end_dialogue()
+            return EmptyReply()
+        scene = (msg.event_key or "").removeprefix("qrscene_")
+        community = repo.community_by_scene(ctx.session, scene=scene) if scene else None
+        if community is not None:
+            assign_community(ctx, community)
+        if msg.event in ("subscribe", "subscribe_scan"):
+            resident.active = True
+            resident.subscribed_at = ctx.now
+            resident.unsubscribed_at = None
+            asked = ask_community_if_needed(ctx)
+            greeting = WELCOME if ctx.community is None else WELCOME.replace("社区的", f"{ctx.community.name}的", 1)
+            return TextReply(greeting + ("\n\n" + asked.text if asked else ""))
+        if community is not None:
+            return TextReply(f"已为您登记为{community.name}的居民。\n" + CAPABILITIES)
+        return UNHANDLED
+
+
+class CommunityChoiceFlow:
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        return UNHANDLED
+
+    def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome:
+        communities = repo.list_communities(ctx.session)
+        text = msg.text.strip()
+        chosen: Community | None = None
+        number = to_int(text.rstrip("号. 。"))
+        if number is not None and 1 <= number <= len(communities):
+            chosen = communities[number - 1]
+        else:
+            chosen = next((c for c in communities if c.name in text or (text and text in c.name)), None)
+        if chosen is None:
+            if state.data.get("asked_twice"):
+                return UNHANDLED
+            ctx.start_dialogue(CHOOSE_FLOW, "choose", {**state.data, "asked_twice": True})
+            return TextReply("没找到这个社区。" + _community_menu(communities))
+        assign_community(ctx, chosen)
+        ctx.end_dialogue()
+        pending = str(state.data.get("pending_text") or "")
+        confirmation = f"好的，已记下您是{chosen.name}的居民。"
+        if pending:
+            ctx.extras["redispatch_text"] = pending
+            return TextReply(confirmation)
+        return TextReply(confirmation + "\n" + CAPABILITIES)
+
+
+class AddressHandler:
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        address = cls.slots or parse_address(msg.text) or {}
+        if "building" not in address:
+            return UNHANDLED
+        resident = ctx.resident
+        resident.building = address["building"]
+        resident.unit = address.get("unit")
+        resident.room = address.get("room")
+        place = f"{resident.building}号楼" + (f"{resident.unit}单元" if resident.unit else "")
+        place += f"{resident.room}室" if resident.room else ""
+        return TextReply(f"好的，记下了：您住{place}。以后报修就不用再说地址了。")

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, repositories (take a Session, never commit) and Alembic migrations."""

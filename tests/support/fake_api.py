@@ -1,0 +1,83 @@
+"""A fake WeChat / WeCom API server on loopback that records every request and can be told to fail."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeApi:
+    calls: list[Call] = field(default_factory=list)
+    # path -> list of errcodes to answer, one per call, before answering success
+    failures: dict[str, list[int]] = field(default_factory=dict)
+    down: bool = False  # answer HTTP 502 to everything
+    token_counter: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    base: str = ""
+
+    def sent(self, path: str) -> list[Call]:
+        return [c for c in self.calls if c.path == path]
+
+    def answer(self, call: Call) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.calls.append(call)
+            if self.down:
+                return 502, {}
+            queued = self.failures.get(call.path)
+            if queued:
+                return 200, {"errcode": queued.pop(0), "errmsg": "fake failure"}
+            if call.path in ("/cgi-bin/stable_token", "/cgi-bin/gettoken"):
+                self.token_counter += 1
+                return 200, {"access_token": f"token-{self.token_counter}", "expires_in": 7200}
+            return 200, {"errcode": 0, "errmsg": "ok", "msgid": len(self.calls)}
+
+
+@contextmanager
+def fake_api() -> Iterator[FakeApi]:
+    api = FakeApi()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            parsed = urlparse(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else {}
+            query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+            status, answer = api.answer(Call(self.command, parsed.path, query, body))
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = _handle
+        do_POST = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    api.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
