@@ -58,9 +58,11 @@ class SharedToken:
         self.name = name
         self.fetch = fetch
 
-    def get(self, *, force: bool = False, now: datetime | None = None) -> str:
+    def get(self, *, rejected: str | None = None, now: datetime | None = None) -> str:
+        """The shared token; a new one when there is none, it is near its expiry, or it is `rejected`
+        (the API just called it invalid) and no other worker has replaced it yet."""
         now = now or utcnow()
-        if not force:
+        if rejected is None:
             with self.sessions.begin() as session:
                 row = repo.peek_token(session, name=self.name)
                 if row and row.value and row.expires_at and row.expires_at - TOKEN_MARGIN > now:
@@ -69,9 +71,9 @@ class SharedToken:
             row = repo.lock_token(session, name=self.name)
             # Someone else may have refreshed it while we waited for the lock.
             fresh = row.value and row.expires_at and row.expires_at - TOKEN_MARGIN > now
-            if fresh and not (force and row.updated_at < now - timedelta(seconds=30)):
+            if fresh and row.value != rejected:
                 return str(row.value)
-            token, expires_in = self.fetch(force)
+            token, expires_in = self.fetch(rejected is not None)
             row.value = token
             row.expires_at = now + timedelta(seconds=expires_in)
             row.updated_at = now
@@ -100,16 +102,16 @@ class _Client:
             reraise=True,
         ):
             with attempt:
+                token = self.token.get()
                 try:
-                    return self._post_once(path, body, force=False)
+                    return self._post_once(path, body, token)
                 except ApiError as exc:
                     if exc.code not in TOKEN_ERRORS:
                         raise
-                    return self._post_once(path, body, force=True)
+                    return self._post_once(path, body, self.token.get(rejected=token))
         raise AssertionError("unreachable")
 
-    def _post_once(self, path: str, body: dict[str, Any], *, force: bool) -> dict[str, Any]:
-        token = self.token.get(force=force)
+    def _post_once(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         response = self.http.post(f"{self.base}{path}", params={"access_token": token}, json=body)
         response.raise_for_status()
         return self._check(response.json())

@@ -20,7 +20,6 @@ from storage.models import OutboxMessage, Resident, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
-MAX_ATTEMPTS = 12
 # WeChat's customer-service window: 5 messages within 48 h of the resident's last message.
 CUSTOM_WINDOW = timedelta(hours=48)
 CUSTOM_LIMIT = 5
@@ -154,7 +153,9 @@ def _deliver(services: Services, senders: dict[str, Send], job: Job, now: dateti
         log.warning("outbox %s failed: %r", job.id, exc)
         error, final = repr(exc), False
     with services.sessions.begin() as session:
-        if final or job.attempts >= MAX_ATTEMPTS:
+        # Only a final answer ends a message; anything passing (busy, rate limit, network) keeps it
+        # queued, retried at most hourly, so an alert is delayed by an outage but never lost.
+        if final:
             repo.mark_outbox_dead(session, outbox_id=job.id, error=error)
         else:
             repo.mark_outbox_retry(session, outbox_id=job.id, error=error, retry_at=now + backoff(job.attempts))

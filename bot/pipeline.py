@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.dispatcher import URGENT
 from bot.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
 from bot.services import Services
@@ -82,9 +84,19 @@ def record_message(services: Services, msg: Inbound, *, now: datetime | None = N
             created_time=msg.created_at,
             received_at=now,
         )
-        if created and msg.event != "unsubscribe":
+        if created and opens_service_window(msg):
             resident.last_inbound_at = now
         return Recorded(row.id, created, row.status)
+
+
+# Events by which the resident opens WeChat's customer-service window. Not among them: a location
+# reported on opening the chat, a tap on a menu link, leaving, and WeChat's own notices (a template
+# message's TEMPLATESENDJOBFINISH arrives after every template we send).
+_WINDOW_EVENTS = frozenset({"subscribe", "subscribe_scan", "scan", "click", "scancode_push", "scancode_waitmsg"})
+
+
+def opens_service_window(msg: Inbound) -> bool:
+    return msg.kind != "event" or msg.event in _WINDOW_EVENTS
 
 
 def _payload(msg: Inbound) -> dict[str, Any]:
@@ -121,17 +133,7 @@ def handle_message(
         with services.sessions.begin() as session:
             if not repo.claim_inbound(session, inbound_id=inbound_id):
                 return None
-            resident = repo.get_or_create_resident(session, openid=msg.sender)
-            community = session.get(Community, resident.community_id) if resident.community_id else None
-            ctx = Context(
-                session=session,
-                settings=services.settings,
-                services=services,
-                resident=resident,
-                now=now,
-                inbound_id=inbound_id,
-                community=community,
-            )
+            ctx = _context(services, session, msg, inbound_id, now)
             reply, cls = _dispatch(services, ctx, msg)
             in_response = handoff is None or handoff.take_reply()
             status = "replied" if in_response else "deferred"
@@ -148,6 +150,20 @@ def handle_message(
     except Exception:
         log.exception("handling inbound message %s failed", inbound_id)
         return _apologise(services, msg, inbound_id, handoff=handoff, now=now)
+
+
+def _context(services: Services, session: Session, msg: Inbound, inbound_id: int, now: datetime) -> Context:
+    resident = repo.get_or_create_resident(session, openid=msg.sender)
+    community = session.get(Community, resident.community_id) if resident.community_id else None
+    return Context(
+        session=session,
+        settings=services.settings,
+        services=services,
+        resident=resident,
+        now=now,
+        inbound_id=inbound_id,
+        community=community,
+    )
 
 
 def _dispatch(services: Services, ctx: Context, msg: Inbound) -> tuple[Reply, Classification]:
@@ -187,6 +203,7 @@ def _record_reply(ctx: Context, reply: Reply, *, in_response: bool) -> None:
         community_id=ctx.community_id,
         resident_id=ctx.resident.id,
         inbound_id=ctx.inbound_id,
+        now=ctx.now,
     )
     if not in_response and text:
         ctx.send_later(
@@ -204,17 +221,7 @@ def _apologise(
     reply = TextReply(APOLOGY)
     # If this write fails too, the exception reaches the webhook, which answers 503 so WeChat retries.
     with services.sessions.begin() as session:
-        resident = repo.get_or_create_resident(session, openid=msg.sender)
-        community = session.get(Community, resident.community_id) if resident.community_id else None
-        ctx = Context(
-            session=session,
-            settings=services.settings,
-            services=services,
-            resident=resident,
-            now=now,
-            inbound_id=inbound_id,
-            community=community,
-        )
+        ctx = _context(services, session, msg, inbound_id, now)
         in_response = handoff is None or handoff.take_reply()
         _record_reply(ctx, reply, in_response=in_response)
         repo.finish_inbound(session, inbound_id=inbound_id, status="failed", now=now, intent=None, confidence=None)

@@ -165,7 +165,12 @@ async def _handle(services: Services, executor: ThreadPoolExecutor, msg: Inbound
             log.info("reply to inbound %s will go out as a customer-service message", recorded.inbound_id)
             return None
         handled = await future
-    return handled.reply if handled else None
+    if handled is None:
+        # A concurrent delivery of this message held the claim and has now finished it (the claim
+        # commits with the reply, so until then the row still reads "received"): answer as it did.
+        _, reply = await loop.run_in_executor(executor, stored_reply, services, recorded.inbound_id)
+        return reply
+    return handled.reply
 
 
 def _run_handler(services: Services, msg: Inbound, inbound_id: int, handoff: Handoff) -> Handled | None:

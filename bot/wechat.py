@@ -59,6 +59,11 @@ def _decode_key(aes_key: str) -> bytes:
     return key
 
 
+# The lengths of the inbound_message and resident columns these fields are stored in.
+MAX_OPENID = 64
+MAX_TYPE = 32
+MAX_EVENT = 64
+
 _DECRYPT_ERRORS = (struct.error, UnicodeDecodeError, ValueError, binascii.Error, InvalidAppIdException, IndexError)
 
 
@@ -128,11 +133,16 @@ def to_inbound(xml_text: str) -> Inbound:
     sender = str(data.get("FromUserName") or "")
     if not sender:
         raise BadMessage("no FromUserName")
+    if len(sender) > MAX_OPENID:
+        # OpenIDs are 28 characters; a longer one is not a resident we could store.
+        raise BadMessage("FromUserName too long")
     try:
         created = datetime.fromtimestamp(int(data.get("CreateTime") or 0), UTC)
     except (TypeError, ValueError, OverflowError) as exc:
         raise BadMessage("bad CreateTime") from exc
-    raw_type = str(data.get("MsgType") or "unknown").lower()
+    # Clipped to their columns: PostgreSQL refuses longer values, and a refusal would answer 503
+    # and have WeChat retry a message that can never be stored.
+    raw_type = str(data.get("MsgType") or "unknown").lower()[:MAX_TYPE]
     msg_id = _msg_id(data.get("MsgId"))
     base = Inbound(sender=sender, kind="unknown", created_at=created, msg_id=msg_id, raw_type=raw_type)
     if raw_type == "text":
@@ -150,7 +160,7 @@ def to_inbound(xml_text: str) -> Inbound:
             label=data.get("Label"),
         )
     if raw_type == "event":
-        event = str(data.get("Event") or "").lower()
+        event = str(data.get("Event") or "").lower()[:MAX_EVENT]
         key = data.get("EventKey")
         if event == "subscribe" and isinstance(key, str) and key.startswith("qrscene_"):
             event = "subscribe_scan"

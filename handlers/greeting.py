@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import Inbound, TextReply
+from bot.messages import EmptyReply, Inbound, TextReply
 from handlers.base import Context, Outcome
 from intents import Classification, Intent
 
@@ -34,6 +34,10 @@ class FallbackHandler:
     """Answers what nothing else did: never an error, always a way forward."""
 
     def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        if msg.kind == "event":
+            # LOCATION reports, menu links and template receipts need no answer: saying "I don't
+            # understand" each time a resident opens the chat would be noise.
+            return EmptyReply()
         if msg.kind == "image":
             return TextReply("照片收到了。如果是要报修，请再用一句话说说是什么问题、在哪里。")
         if msg.kind == "location":

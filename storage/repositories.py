@@ -123,9 +123,11 @@ def record_outbound(
     payload: dict[str, Any],
     community_id: int | None,
     resident_id: int | None,
+    now: datetime,
     inbound_id: int | None = None,
 ) -> OutboundMessage:
     row = OutboundMessage(
+        created_at=now,
         channel=channel,
         kind=kind,
         content=content,
@@ -246,26 +248,34 @@ def enqueue_outbox(
 
 
 def claim_due_outbox(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
-    """Lease due rows to this worker; on PostgreSQL, SKIP LOCKED keeps two workers off the same row."""
+    """Lease due rows to this worker; two workers never lease the same row.
+
+    On PostgreSQL, SKIP LOCKED keeps them apart without waiting. SQLite ignores FOR UPDATE (and pysqlite
+    reads outside the transaction), so each row is leased by an update that checks again that it is
+    due: a row another worker leased in the meantime is left out.
+    """
+    is_due = ((OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)) | (
+        (OutboxMessage.status == "sending") & (OutboxMessage.locked_until < now)
+    )
     due = (
         select(OutboxMessage)
-        .where(
-            (
-                (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)
-            )
-            | ((OutboxMessage.status == "sending") & (OutboxMessage.locked_until < now))
-        )
+        .where(is_due)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = list(session.scalars(due))
-    for row in rows:
-        row.status = "sending"
-        row.locked_until = now + lease
-        row.attempts += 1
-    session.flush()
-    return rows
+    leased = []
+    for row in session.scalars(due).all():
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, is_due)
+            .values(status="sending", locked_until=now + lease, attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            session.refresh(row)
+            leased.append(row)
+    return leased
 
 
 def mark_outbox_sent(session: Session, *, outbox_id: int, now: datetime) -> None:

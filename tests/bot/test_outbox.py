@@ -1,0 +1,415 @@
+"""The outbox drainer against the fake WeChat/WeCom API: delivery, backoff, final errors, throttling, leases."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tenacity import wait_none
+
+from bot import apiclient
+from bot.outbox import (
+    WECOM_PER_HOUR,
+    WECOM_PER_MINUTE,
+    Job,
+    OutboxWorker,
+    backoff,
+    drain_once,
+    make_senders,
+)
+from bot.services import Services
+from storage import repositories as repo
+from storage.db import is_postgres
+from storage.models import OutboxMessage
+from tests.conftest import make_settings
+from tests.support.fake_api import FakeApi, fake_api
+
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+CUSTOM = "/cgi-bin/message/custom/send"
+WECOM = "/cgi-bin/message/send"
+
+
+@pytest.fixture(scope="module")
+def _api_server() -> Iterator[FakeApi]:
+    with fake_api() as server:
+        yield server
+
+
+@pytest.fixture
+def api(_api_server: FakeApi) -> FakeApi:
+    """One fake API server per module (stopping one takes half a second), with a clean slate per test."""
+    _api_server.calls.clear()
+    _api_server.failures.clear()
+    _api_server.down = False
+    _api_server.token_counter = 0
+    return _api_server
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The API client's in-call retries sleep with backoff; the outbox's own schedule is what is tested.
+    monkeypatch.setattr(apiclient, "wait_exponential", lambda **_: wait_none())
+
+
+@pytest.fixture
+def outbox(db_url: str, tmp_path: Path, api: FakeApi) -> Iterator[Services]:
+    services = Services(make_settings(db_url, tmp_path, wechat_api_base=api.base, wecom_api_base=api.base))
+    yield services
+    services.close()
+
+
+def add_resident(services: Services, openid: str, *, last_inbound: datetime | None, active: bool = True) -> int:
+    with services.sessions.begin() as session:
+        resident = repo.get_or_create_resident(session, openid=openid)
+        resident.last_inbound_at = last_inbound
+        resident.active = active
+        session.flush()
+        return resident.id
+
+
+def enqueue(services: Services, channel: str, recipient: str, payload: dict[str, Any], *, at: datetime = NOW) -> int:
+    with services.sessions.begin() as session:
+        row = repo.enqueue_outbox(
+            session, channel=channel, recipient=recipient, payload=payload, community_id=None, now=at
+        )
+        assert row is not None
+        return row.id
+
+
+def late_reply(services: Services, openid: str = "openid-1", text: str = "您好，这是迟到的回复") -> int:
+    payload = {"msgtype": "text", "text": {"content": text}, "resident_id": 1}
+    return enqueue(services, "wechat_custom", openid, payload)
+
+
+def alert(services: Services, worker: str = "wangxiaoyan", title: str = "【红色】自伤自杀风险") -> int:
+    payload = {"msgtype": "textcard", "textcard": {"title": title, "description": "d", "url": ""}, "level": "red"}
+    return enqueue(services, "wecom_app", worker, payload)
+
+
+def row(services: Services, outbox_id: int) -> OutboxMessage:
+    with services.sessions.begin() as session:
+        found = session.get(OutboxMessage, outbox_id)
+        assert found is not None
+        return found
+
+
+def statuses(services: Services) -> dict[str, int]:
+    with services.sessions.begin() as session:
+        counts: dict[str, int] = {}
+        for status in session.scalars(select(OutboxMessage.status)):
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+
+# --- delivery ----------------------------------------------------------------------------------------
+
+
+def test_a_customer_service_message_is_delivered_once(outbox: Services, api: FakeApi) -> None:
+    add_resident(outbox, "openid-1", last_inbound=NOW - timedelta(hours=1))
+    outbox_id = late_reply(outbox)
+    senders = make_senders(outbox)
+
+    assert drain_once(outbox, senders, now=NOW) == 1
+    assert drain_once(outbox, senders, now=NOW + timedelta(hours=1)) == 0
+
+    calls = api.sent(CUSTOM)
+    assert len(calls) == 1
+    # Only the message itself goes to WeChat; our bookkeeping (resident_id) stays home.
+    assert calls[0].body == {"touser": "openid-1", "msgtype": "text", "text": {"content": "您好，这是迟到的回复"}}
+    sent = row(outbox, outbox_id)
+    assert sent.status == "sent" and sent.sent_at == NOW and sent.attempts == 1 and sent.last_error is None
+
+
+def test_an_alert_reaches_the_worker_through_wecom(outbox: Services, api: FakeApi) -> None:
+    alert(outbox)
+    drain_once(outbox, make_senders(outbox), now=NOW)
+    (call,) = api.sent(WECOM)
+    assert call.body["touser"] == "wangxiaoyan"
+    assert call.body["agentid"] == 1000002
+    assert call.body["msgtype"] == "textcard" and call.body["textcard"]["title"] == "【红色】自伤自杀风险"
+    assert "level" not in call.body
+    assert statuses(outbox) == {"sent": 1}
+
+
+# --- retries ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("busy", [-1, 45009])
+def test_a_busy_api_is_retried_later_with_backoff(outbox: Services, api: FakeApi, busy: int) -> None:
+    add_resident(outbox, "openid-1", last_inbound=NOW)
+    outbox_id = late_reply(outbox)
+    senders = make_senders(outbox)
+    api.failures[CUSTOM] = [busy] * 3  # the client's own three tries all fail
+
+    assert drain_once(outbox, senders, now=NOW) == 1
+    waiting = row(outbox, outbox_id)
+    assert waiting.status == "pending"
+    assert waiting.attempts == 1
+    assert waiting.next_attempt_at == NOW + backoff(1)
+    assert str(busy) in (waiting.last_error or "")
+
+    assert drain_once(outbox, senders, now=NOW + backoff(1) - timedelta(seconds=1)) == 0  # not yet due
+    api.failures[CUSTOM] = [busy] * 3
+    later = NOW + backoff(1)
+    assert drain_once(outbox, senders, now=later) == 1
+    again = row(outbox, outbox_id)
+    assert again.status == "pending" and again.attempts == 2
+    assert again.next_attempt_at == later + backoff(2)
+    assert backoff(2) > backoff(1)
+
+    assert drain_once(outbox, senders, now=later + backoff(2)) == 1
+    assert row(outbox, outbox_id).status == "sent"
+    assert len(api.sent(CUSTOM)) == 7
+
+
+def test_a_server_error_is_retried_later_with_backoff(outbox: Services, api: FakeApi) -> None:
+    outbox_id = alert(outbox)
+    senders = make_senders(outbox)
+    api.down = True  # HTTP 502 to everything, the token endpoint included
+
+    drain_once(outbox, senders, now=NOW)
+    first = row(outbox, outbox_id)
+    assert first.status == "pending" and first.next_attempt_at == NOW + backoff(1)
+    assert "502" in (first.last_error or "")
+
+    drain_once(outbox, senders, now=NOW + backoff(1))
+    second = row(outbox, outbox_id)
+    assert second.status == "pending" and second.attempts == 2
+    assert second.next_attempt_at == NOW + backoff(1) + backoff(2)
+
+    api.down = False
+    drain_once(outbox, senders, now=second.next_attempt_at)
+    assert row(outbox, outbox_id).status == "sent"
+    assert len(api.sent(WECOM)) == 1
+
+
+def test_an_unreachable_api_keeps_the_message_queued(db_url: str, tmp_path: Path) -> None:
+    services = Services(make_settings(db_url, tmp_path))  # the API base is a closed port
+    try:
+        outbox_id = alert(services)
+        drain_once(services, make_senders(services), now=NOW)
+        waiting = row(services, outbox_id)
+        assert waiting.status == "pending" and waiting.next_attempt_at == NOW + backoff(1)
+        assert "Connect" in (waiting.last_error or "")
+    finally:
+        services.close()
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    waits = [backoff(n) for n in range(1, 20)]
+    assert waits[0] == timedelta(seconds=5)
+    assert all(a <= b for a, b in pairwise(waits))
+    assert max(waits) == timedelta(hours=1)
+
+
+def test_a_message_that_keeps_failing_stays_queued_and_is_retried_hourly(outbox: Services, api: FakeApi) -> None:
+    outbox_id = alert(outbox)
+    with outbox.sessions.begin() as session:
+        stored = session.get(OutboxMessage, outbox_id)
+        assert stored is not None
+        stored.attempts = 40
+    api.failures[WECOM] = [-1] * 3
+    drain_once(outbox, make_senders(outbox), now=NOW)
+    queued = row(outbox, outbox_id)
+    assert queued.status == "pending" and queued.attempts == 41
+    assert queued.next_attempt_at == NOW + timedelta(hours=1)
+
+
+# --- final errors ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("final", [45015, 45047])
+def test_final_errors_mark_the_message_dead_without_retrying(outbox: Services, api: FakeApi, final: int) -> None:
+    add_resident(outbox, "openid-1", last_inbound=NOW)
+    outbox_id = late_reply(outbox)
+    senders = make_senders(outbox)
+    api.failures[CUSTOM] = [final]
+
+    drain_once(outbox, senders, now=NOW)
+    dead = row(outbox, outbox_id)
+    assert dead.status == "dead"
+    assert str(final) in (dead.last_error or "")
+    assert drain_once(outbox, senders, now=NOW + timedelta(days=1)) == 0
+    assert len(api.sent(CUSTOM)) == 1
+
+
+@pytest.mark.parametrize(
+    ("active", "last_inbound", "reason"),
+    [
+        (False, NOW, "unsubscribed"),
+        (True, NOW - timedelta(hours=49), "48 h"),
+        (True, None, "48 h"),
+    ],
+)
+def test_customer_service_messages_outside_the_window_are_not_attempted(
+    outbox: Services, api: FakeApi, active: bool, last_inbound: datetime | None, reason: str
+) -> None:
+    add_resident(outbox, "openid-1", last_inbound=last_inbound, active=active)
+    outbox_id = late_reply(outbox)
+    drain_once(outbox, make_senders(outbox), now=NOW)
+    dead = row(outbox, outbox_id)
+    assert dead.status == "dead" and reason in (dead.last_error or "")
+    assert api.sent(CUSTOM) == []
+
+
+def test_at_most_five_customer_service_messages_per_window(outbox: Services, api: FakeApi) -> None:
+    add_resident(outbox, "openid-1", last_inbound=NOW - timedelta(hours=2))
+    ids = [late_reply(outbox, text=f"第{n}条") for n in range(7)]
+    drain_once(outbox, make_senders(outbox), now=NOW)
+    assert [row(outbox, i).status for i in ids] == ["sent"] * 5 + ["dead"] * 2
+    assert len(api.sent(CUSTOM)) == 5
+
+
+def test_alerts_with_no_worker_to_send_to_are_dead_not_retried(outbox: Services, api: FakeApi) -> None:
+    outbox_id = alert(outbox, worker="@duty")
+    unknown = enqueue(outbox, "carrier_pigeon", "someone", {})
+    drain_once(outbox, make_senders(outbox), now=NOW)
+    assert row(outbox, outbox_id).status == "dead"
+    assert row(outbox, unknown).status == "dead"
+    assert api.calls == []
+
+
+# --- WeCom throttling ---------------------------------------------------------------------------------------
+
+
+def test_a_worker_over_30_messages_a_minute_is_postponed_not_dropped(outbox: Services, api: FakeApi) -> None:
+    ids = [alert(outbox, title=f"alert {n}") for n in range(WECOM_PER_MINUTE + 5)]
+    colleague = alert(outbox, worker="lijianguo")
+    senders = make_senders(outbox)
+
+    assert drain_once(outbox, senders, now=NOW, limit=100) == len(ids) + 1
+    first = [row(outbox, i) for i in ids]
+    assert [r.status for r in first] == ["sent"] * WECOM_PER_MINUTE + ["pending"] * 5
+    for postponed in first[WECOM_PER_MINUTE:]:
+        assert postponed.next_attempt_at == NOW + timedelta(minutes=1)
+        assert postponed.attempts == 0  # waiting for our own limit is not a failed attempt
+    assert row(outbox, colleague).status == "sent"  # the limit is per member
+    assert len([c for c in api.sent(WECOM) if c.body["touser"] == "wangxiaoyan"]) == WECOM_PER_MINUTE
+
+    assert drain_once(outbox, senders, now=NOW + timedelta(seconds=30), limit=100) == 0
+    drain_once(outbox, senders, now=NOW + timedelta(minutes=1, seconds=1), limit=100)
+    assert all(row(outbox, i).status == "sent" for i in ids)
+    assert [c.body["textcard"]["title"] for c in api.sent(WECOM) if c.body["touser"] == "wangxiaoyan"] == [
+        f"alert {n}" for n in range(len(ids))
+    ]
+
+
+def test_a_worker_over_1000_messages_an_hour_is_postponed(outbox: Services, api: FakeApi) -> None:
+    with outbox.sessions.begin() as session:
+        for n in range(WECOM_PER_HOUR):
+            sent_at = NOW - timedelta(minutes=2) - timedelta(seconds=3 * n)
+            session.add(
+                OutboxMessage(
+                    channel="wecom_app",
+                    recipient="wangxiaoyan",
+                    payload={},
+                    status="sent",
+                    attempts=1,
+                    next_attempt_at=sent_at,
+                    created_at=sent_at,
+                    sent_at=sent_at,
+                )
+            )
+    outbox_id = alert(outbox)
+    drain_once(outbox, make_senders(outbox), now=NOW)
+    waiting = row(outbox, outbox_id)
+    assert waiting.status == "pending" and waiting.next_attempt_at == NOW + timedelta(minutes=10)
+    assert api.sent(WECOM) == []
+
+
+# --- leases and concurrent drainers ----------------------------------------------------------------------
+
+
+def test_a_row_leased_by_a_crashed_drainer_is_taken_again_after_the_lease(outbox: Services, api: FakeApi) -> None:
+    outbox_id = alert(outbox)
+    with outbox.sessions.begin() as session:
+        (leased,) = repo.claim_due_outbox(session, now=NOW, lease=timedelta(minutes=2), limit=10)
+        assert leased.id == outbox_id
+    # The drainer died holding it: nobody else takes it during the lease...
+    assert drain_once(outbox, make_senders(outbox), now=NOW + timedelta(minutes=1)) == 0
+    # ...and someone does afterwards.
+    assert drain_once(outbox, make_senders(outbox), now=NOW + timedelta(minutes=3)) == 1
+    assert row(outbox, outbox_id).status == "sent"
+
+
+def _postgres_only(services: Services) -> None:
+    if not is_postgres(services.engine):
+        pytest.skip("SQLite has no row locks: a second writer waits for the first to commit")
+
+
+def test_skip_locked_keeps_two_open_claims_apart(outbox: Services) -> None:
+    _postgres_only(outbox)
+    ids = {alert(outbox, worker=f"worker{n}") for n in range(10)}
+    with outbox.sessions() as first, outbox.sessions() as second, first.begin(), second.begin():
+        mine = repo.claim_due_outbox(first, now=NOW, lease=timedelta(minutes=2), limit=4)
+        # The first transaction is still open, its rows locked: the second claim skips them, not waits.
+        theirs = repo.claim_due_outbox(second, now=NOW, lease=timedelta(minutes=2), limit=10)
+        assert len(mine) == 4 and len(theirs) == 6
+        assert {r.id for r in mine} | {r.id for r in theirs} == ids
+
+
+def test_two_drainers_never_send_the_same_row(db_url: str, tmp_path: Path, api: FakeApi) -> None:
+    settings = make_settings(db_url, tmp_path, wechat_api_base=api.base, wecom_api_base=api.base)
+    drainers = [Services(settings), Services(settings)]
+    try:
+        # On SQLite too: `shegong worker` next to a server with its embedded drainer is two drainers.
+        ids = [alert(drainers[0], worker=f"worker{n}") for n in range(40)]
+        sent: list[int] = []
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def record(session: Session, job: Job, now: datetime) -> None:
+            with lock:
+                sent.append(job.id)
+            time.sleep(0.002)  # long enough for the drainers to overlap
+
+        barrier = threading.Barrier(2)
+
+        def run(services: Services) -> None:
+            try:
+                barrier.wait(5)
+                while drain_once(services, {"wecom_app": record}, now=NOW, limit=3):
+                    pass
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(s,)) for s in drainers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        assert sorted(sent) == sorted(ids)  # every row once, none twice
+        assert statuses(drainers[0]) == {"sent": 40}
+    finally:
+        for services in drainers:
+            services.close()
+
+
+def test_the_background_worker_drains_and_stops(db_url: str, tmp_path: Path, api: FakeApi) -> None:
+    settings = make_settings(
+        db_url, tmp_path, wechat_api_base=api.base, wecom_api_base=api.base, outbox_poll_seconds=0.01
+    )
+    services = Services(settings)
+    worker = OutboxWorker(services)
+    try:
+        outbox_id = enqueue(
+            services, "wecom_app", "wangxiaoyan", {"msgtype": "text", "text": {"content": "x"}}, at=datetime.now(UTC)
+        )
+        worker.start()
+        deadline = time.monotonic() + 5
+        while row(services, outbox_id).status != "sent":
+            assert time.monotonic() < deadline, "the worker did not send the row"
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+        services.close()
+    assert worker._thread is not None and not worker._thread.is_alive()
