@@ -9,9 +9,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dispatcher import Dispatcher
+from bot.knowledge import collections_from_setting, intent_model_for, knowledge_index_for
 from bot.settings import Settings
 from handlers import build_router
 from intents.classifier import RuleFirstClassifier
+from knowledge_base.index import KnowledgeIndex
 from storage.db import make_engine, make_sessionmaker
 
 
@@ -26,7 +28,15 @@ class Services:
 
     @cached_property
     def classifier(self) -> RuleFirstClassifier:
-        return RuleFirstClassifier()
+        return RuleFirstClassifier(intent_model_for(self.settings.embedding_model, self.settings.data_dir))
+
+    @cached_property
+    def knowledge(self) -> KnowledgeIndex:
+        return knowledge_index_for(
+            self.settings.embedding_model,
+            self.settings.data_dir,
+            collections_from_setting(self.settings.kb_collections),
+        )
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
@@ -35,6 +45,7 @@ class Services:
     def warm_up(self) -> None:
         with self._lock:
             _ = self.dispatcher
+            _ = self.knowledge
 
     def close(self) -> None:
         self.engine.dispose()

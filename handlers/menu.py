@@ -1,12 +1,11 @@
-"""Menu clicks and asking for a person."""
+"""Menu clicks: each custom-menu key stands for what a resident would otherwise type."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.messages import Inbound, TextReply
+from bot.messages import Inbound
 from handlers.base import UNHANDLED, Context, Outcome
-from handlers.notify import alert_duty_worker
 from intents import Classification
 
 # Menu keys configured in the official account's custom menu, and what a click means.
@@ -27,9 +26,3 @@ class MenuHandler:
             return UNHANDLED
         synthetic = replace(msg, kind="text", text=text, event=None)
         return ctx.services.dispatcher.dispatch(ctx, synthetic).reply
-
-
-class HumanHandler:
-    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
-        alert_duty_worker(ctx, label="居民请求人工服务", text=msg.text, level="yellow")
-        return TextReply("好的，已请社区工作人员联系您，一般在工作时间内回复。\n着急的话也可以直接到社区居委会找我们。")

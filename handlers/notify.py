@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.base import Context
+from storage import repositories as repo
 
 
 def mask_phone(phone: str) -> str:
@@ -14,11 +15,21 @@ def mask_phone(phone: str) -> str:
     return f"{digits[:3]}****{digits[-4:]}"
 
 
-def duty_worker(ctx: Context) -> str | None:
-    config: dict[str, Any] = ctx.community.config if ctx.community else {}
+def _duty_of(config: dict[str, Any]) -> str | None:
     duty = config.get("duty") or {}
     user = duty.get("wecom_userid") if isinstance(duty, dict) else None
     return str(user) if user else None
+
+
+def duty_worker(ctx: Context) -> str | None:
+    """The community's worker on duty; for a resident whose community is not known yet, the first
+    community's, so that an alert always reaches someone who can pass it on."""
+    if ctx.community is not None:
+        return _duty_of(ctx.community.config)
+    for community in repo.list_communities(ctx.session):
+        if user := _duty_of(community.config):
+            return user
+    return None
 
 
 def resident_place(ctx: Context) -> str:

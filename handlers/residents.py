@@ -34,6 +34,9 @@ def ask_community_if_needed(ctx: Context, *, pending_text: str = "") -> TextRepl
     if len(communities) == 1:
         assign_community(ctx, communities[0])
         return None
+    if ctx.resident.community_asked_at is not None:
+        return None
+    ctx.resident.community_asked_at = ctx.now
     ctx.start_dialogue(CHOOSE_FLOW, "choose", {"pending_text": pending_text})
     return TextReply(_community_menu(communities))
 
@@ -78,10 +81,8 @@ class CommunityChoiceFlow:
         else:
             chosen = next((c for c in communities if c.name in text or (text and text in c.name)), None)
         if chosen is None:
-            if state.data.get("asked_twice"):
-                return UNHANDLED
-            ctx.start_dialogue(CHOOSE_FLOW, "choose", {**state.data, "asked_twice": True})
-            return TextReply("没找到这个社区。" + _community_menu(communities))
+            # Not an answer to our question: take it as what they want to say, and do not ask again.
+            return UNHANDLED
         assign_community(ctx, chosen)
         ctx.end_dialogue()
         pending = str(state.data.get("pending_text") or "")

@@ -18,6 +18,8 @@ CRISIS_PATTERNS = [
     r"不想活|活不下去|活着没(意思|意义|劲)|活够了|不如死|想死|去死|死了算了|死了就好|一死了之|了结自己|结束(自己的?)?生命",
     r"(吃|吞|攒|囤)了?.{0,6}(安眠药|药片|一瓶药)|遗书|遗言|最后一次(跟|和)你",
     r"累赘.{0,12}(消失|不在|走了|轻松)|(消失|不在了|走了).{0,10}(大家|家人|他们).{0,6}(轻松|解脱|好过)",
+    r"(从|往).{0,6}(楼|桥|窗|阳台|顶楼).{0,4}跳|跳下去|一跳了之|撞车死|割(手|脉)",
+    r"怎么死|死了(就|才|算|倒)|一了百了|(站|坐|爬)(在|到|上)了?.{0,4}(天台|楼顶|窗台|桥上|桥边|江边|河边)|活腻|不活了",
     r"撑不下去|熬不下去|没有活路|不想醒来|永远睡过去|解脱了",
     r"家暴|家庭暴力|(他|她|老公|丈夫|老婆|妻子|儿子|女儿|爸|妈|男朋友|对象).{0,6}(又|天天|经常|总是|动手)?(打|踢|掐|揍)(我|了我)",
     r"被(打|揍|踢|掐)(得|了|伤)|打得(我)?(浑身|满身|全身|头破|鼻青)|威胁.{0,8}(杀|弄死|砍)|要(杀|弄死|砍死)(我|你|他|她|全家)",
@@ -29,7 +31,10 @@ EMERGENCY_PATTERNS = [
     r"煤气|燃气|天然气|液化气|瓦斯",
     r"困在电梯|电梯.{0,6}(困|关)(住|了)?.{0,4}人|被困|困住了|出不来了",
     r"(摔|跌|倒)(倒|在地).{0,8}(起不来|不动|没反应|昏)|倒地不起|起不来了|昏迷|晕倒|昏倒|没(有)?(反应|呼吸|意识)|不省人事|抽搐|心脏病(犯|发作)",
-    r"(好几|几|多)天没(开门|出门|见人|动静)|敲门.{0,6}没(人)?(应|开|反应)|一直没(人)?(应|开门)",
+    r"(好几|几|多|[0-9两三四五六七八九十])天没(开门|出门|见人|动静|露面|下楼)|敲门.{0,6}没(人)?(应|开|反应)|一直没(人)?(应|开门)",
+    r"(独居|老人|大爷|大妈|奶奶|爷爷).{0,12}(电话|手机).{0,4}(打不通|没人接)",
+    r"胸口(疼|痛|闷)|心口(疼|痛)|说不出话|喘不上气|呼吸困难|嘴歪|中风|一动不动|叫不醒|大出血|血流不止",
+    r"(淹|水).{0,10}有人.{0,6}(在里面|困|出不来)|有人.{0,6}(被淹|被水冲)",
     r"触电|漏电|电线.{0,6}(冒火|打火|火花|烧)|爆炸|煤气罐",
     r"(水|洪水).{0,6}(淹|漫).{0,6}(人|进屋|一楼)|(有人|孩子|小孩).{0,6}(落水|掉(进|到)?(水|河|井))",
 ]
@@ -55,6 +60,9 @@ _BUILDING_ONLY = re.compile(
     rf"^\s*(?P<building>{_N})\s*(号楼|栋|幢|座)(\s*(?P<unit>{_N})\s*(单元|门))?(\s*(?P<room>{_N})\s*(室|号)?)?\s*$"
 )
 
+# Scam patterns are legal questions (fraud) whatever else they mention (医保卡, 银行卡, 快递...).
+_FRAUD = re.compile(r"(点|发|给).{0,4}链接|验证码|安全账户|刷单|冻结.{0,8}(解冻|链接|转账)|(冒充|自称).{0,6}(公安|警察|客服|领导)|中奖.{0,6}(手续费|转账)")
+
 _SCORE = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
 
 
@@ -66,6 +74,18 @@ def is_emergency(text: str) -> bool:
     if _EMERGENCY_BENIGN.search(text) and not re.search(r"味|漏|泄|着火|爆", text):
         return False
     return any(p.search(text) for p in _EMERGENCY_RE)
+
+
+_ADDRESS_FILLER = re.compile(r"[我家住在是的了啊呀哈呢嘛，,。.!！ ]|地址|那个")
+
+
+def _only_an_address(text: str) -> bool:
+    """"我住3号楼2单元" tells an address; "我住3号楼，楼道灯坏了" reports a problem there."""
+    match = _ADDRESS.search(text) or _BUILDING_ONLY.search(text)
+    if match is None:
+        return False
+    rest = text[: match.start()] + text[match.end() :]
+    return len(_ADDRESS_FILLER.sub("", rest)) <= 2
 
 
 def parse_address(text: str) -> dict[str, str] | None:
@@ -107,8 +127,10 @@ def match_rules(text: str) -> Classification | None:
     if m := _RATING.match(stripped):
         score = m.group("score")
         return Classification(Intent.RATING, 1.0, "rule", {"score": _SCORE.get(score, score)})
-    if (address := parse_address(stripped)) and len(stripped) <= 24:
+    if (address := parse_address(stripped)) and _only_an_address(stripped):
         return Classification(Intent.SET_ADDRESS, 1.0, "rule", address)
+    if _FRAUD.search(stripped):
+        return Classification(Intent.LEGAL, 0.9, "rule", {"topic": "fraud"})
     if _STATUS_WORDS.search(stripped) and len(stripped) <= 20:
         return Classification(Intent.TICKET_STATUS, 0.9, "rule")
     if _GREETING.match(stripped):

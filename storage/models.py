@@ -75,6 +75,8 @@ class Resident(Base):
     unsubscribed_at: Mapped[datetime | None]
     # The customer-service window opens with the resident's last message (48 h, 5 messages).
     last_inbound_at: Mapped[datetime | None]
+    # We ask a resident which community they live in once; after that only a QR scan changes it.
+    community_asked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('subscribed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('unsubscribed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_inbound_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('community_asked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
     sa.PrimaryKeyConstraint('id'),
