@@ -1,0 +1,126 @@
+"""GET/POST /wecom: the WeCom (企业微信) app callback, where community workers act on tickets by message.
+
+Protocol work as in bot/webhook.py (signature, timestamp window, AES with the corp id as receive id);
+the command itself is handled by bot.tickets in one transaction, and the answer goes back encrypted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, Response
+
+from bot.services import Services
+from bot.tickets import WORKER_HELP, act, parse_worker_command
+from bot.webhook import get_services
+from bot.wechat import BadMessage, Codec, new_nonce, parse_envelope, sha1_signature, signature_matches, timestamp_fresh
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _codec(services: Services) -> Codec | None:
+    s = services.settings
+    if not (s.wecom_token and s.wecom_aes_key and s.wecom_corp_id):
+        return None
+    return Codec.from_settings(s.wecom_token, s.wecom_corp_id, s.wecom_aes_key)
+
+
+def _refuse(status: int, reason: str) -> PlainTextResponse:
+    log.warning("wecom callback refused: %s", reason)
+    return PlainTextResponse("forbidden" if status == 403 else "bad request", status_code=status)
+
+
+@router.get("/wecom")
+def verify_url(
+    services: ServicesDep, msg_signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = ""
+) -> Response:
+    codec = _codec(services)
+    if codec is None:
+        return _refuse(400, "WeCom token, EncodingAESKey or corp id not configured")
+    if not signature_matches(sha1_signature(codec.token, timestamp, nonce, echostr), msg_signature):
+        return _refuse(403, "bad msg_signature on URL check")
+    if not timestamp_fresh(timestamp, window=services.settings.timestamp_window_seconds):
+        return _refuse(403, "stale timestamp on URL check")
+    try:
+        plaintext, _ = codec.decrypt(echostr)
+    except BadMessage as exc:
+        return _refuse(400, str(exc))
+    # WeCom compares the body with the plaintext it encrypted: no quotes, no newline.
+    return PlainTextResponse(plaintext)
+
+
+def _text_reply(to_user: str, from_user: str, content: str) -> str:
+    return (
+        f"<xml><ToUserName><![CDATA[{to_user}]]></ToUserName><FromUserName><![CDATA[{from_user}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content.replace(']]>', ']]&gt;')}]]></Content></xml>"
+    )
+
+
+def handle_worker_message(services: Services, message: dict[str, Any]) -> str | None:
+    """The answer to one decrypted worker message, or None when there is nothing to say (events)."""
+    if str(message.get("MsgType") or "") != "text":
+        return None
+    worker = str(message.get("FromUserName") or "")
+    command = parse_worker_command(str(message.get("Content") or ""))
+    if not worker:
+        return None
+    if command is None:
+        return WORKER_HELP
+    msg_id = str(message.get("MsgId") or "")
+    source_key = f"wecom:{msg_id}" if msg_id.isdigit() else None
+    try:
+        # act() refuses before changing anything; an error rolls the whole transaction back.
+        with services.sessions.begin() as session:
+            outcome = act(
+                session, services.settings, worker=worker, command=command, now=utcnow(), source_key=source_key
+            )
+            return outcome.message
+    except Exception:
+        log.exception("worker command failed")
+        return "系统出了点问题，这条指令没有生效，请稍后再发一次。"
+
+
+@router.post("/wecom")
+async def receive(
+    request: Request, services: ServicesDep, msg_signature: str = "", timestamp: str = "", nonce: str = ""
+) -> Response:
+    settings = services.settings
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        return PlainTextResponse("payload too large", status_code=413)
+    body = await request.body()
+    if len(body) > settings.max_body_bytes:
+        return PlainTextResponse("payload too large", status_code=413)
+    codec = _codec(services)
+    if codec is None:
+        return _refuse(400, "WeCom not configured")
+    if not timestamp_fresh(timestamp, window=settings.timestamp_window_seconds):
+        return _refuse(403, "stale or missing timestamp")
+    try:
+        envelope = parse_envelope(body)
+        encrypted = envelope.get("Encrypt")
+        if not isinstance(encrypted, str):
+            return _refuse(400, "no Encrypt element")
+        if not signature_matches(sha1_signature(codec.token, timestamp, nonce, encrypted), msg_signature):
+            return _refuse(403, "bad msg_signature")
+        plaintext, key_index = codec.decrypt(encrypted)
+        message = parse_envelope(plaintext.encode("utf-8"))
+    except BadMessage as exc:
+        return _refuse(400, str(exc))
+    answer = await run_in_threadpool(handle_worker_message, services, message)
+    if not answer:
+        return PlainTextResponse("success")
+    xml = _text_reply(str(message.get("FromUserName") or ""), codec.app_id, answer)
+    return Response(
+        codec.encrypt(xml, key_index=key_index, nonce=nonce or new_nonce(), timestamp=timestamp),
+        media_type="application/xml",
+    )

@@ -1,0 +1,1 @@
+"""Tickets: intake, routing, worker actions, deadlines and what the resident hears."""
