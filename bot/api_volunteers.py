@@ -1,0 +1,143 @@
+"""Worker API for volunteering: activities, ledger reversals, voucher redemption (核销) and monthly hours.
+
+Every route needs `Authorization: Bearer <SHEGONG_ADMIN_TOKEN>`, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from bot.points_rules import ACTIVITY_KINDS, month_bounds
+from bot.services import Services
+from handlers.activities import activity_json, create_activity_with_qr
+from storage import repositories as repo
+from storage import volunteers as vrepo
+from storage.models import utcnow
+
+router = APIRouter(prefix="/api")
+
+
+def require_worker(request: Request, authorization: Annotated[str, Header()] = "") -> Services:
+    services: Services = request.app.state.services
+    expected = services.settings.admin_token
+    scheme, _, token = authorization.partition(" ")
+    # An unset token locks the API rather than opening it.
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(status_code=401, detail="a valid bearer token is required")
+    return services
+
+
+WorkerServices = Annotated[Services, Depends(require_worker)]
+
+
+def _community_id(services: Services, code: str | None) -> int | None:
+    if not code:
+        return None
+    with services.sessions.begin() as session:
+        community = repo.community_by_code(session, code=code)
+        if community is None:
+            raise HTTPException(status_code=404, detail=f"no community {code!r}")
+        return community.id
+
+
+class ActivityIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    kind: str = Field(pattern="^(" + "|".join(ACTIVITY_KINDS) + ")$")
+    start: datetime
+    end: datetime
+    place: str = ""
+    community: str | None = None
+    capacity: int | None = Field(default=None, ge=1)
+    latitude: float | None = None
+    longitude: float | None = None
+    radius_m: int | None = Field(default=None, ge=10)
+    time_bank: bool = False
+    worker: str = ""
+
+
+class ReverseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    worker: str = Field(min_length=1, max_length=64)
+
+
+class VoucherUseIn(BaseModel):
+    worker: str = Field(min_length=1, max_length=64)
+    community: str | None = None
+
+
+@router.post("/activities", status_code=201)
+def create_activity(body: ActivityIn, services: WorkerServices) -> dict[str, Any]:
+    community_id = _community_id(services, body.community)
+    try:
+        with services.sessions.begin() as session:
+            activity = create_activity_with_qr(
+                session,
+                data_dir=services.settings.data_dir,
+                title=body.title,
+                kind=body.kind,
+                starts_at=body.start,
+                ends_at=body.end,
+                now=utcnow(),
+                community_id=community_id,
+                place=body.place,
+                capacity=body.capacity,
+                latitude=body.latitude,
+                longitude=body.longitude,
+                radius_m=body.radius_m,
+                time_bank=body.time_bank,
+                created_by=body.worker,
+            )
+            return activity_json(activity)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+
+@router.get("/activities")
+def list_activities(services: WorkerServices, community: str | None = None) -> list[dict[str, Any]]:
+    community_id = _community_id(services, community)
+    with services.sessions.begin() as session:
+        return [activity_json(a) for a in vrepo.list_activities(session, community_id=community_id)]
+
+
+@router.post("/ledger/{entry_id}/reverse", status_code=201)
+def reverse_entry(entry_id: int, body: ReverseIn, services: WorkerServices) -> dict[str, Any]:
+    try:
+        with services.sessions.begin() as session:
+            entry = vrepo.reverse_entry(session, entry_id=entry_id, reason=body.reason, worker=body.worker, now=utcnow())
+            return {"id": entry.id, "reverses": entry_id, "amount": entry.amount, "unit": entry.unit}
+    except vrepo.EntryNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    except vrepo.LedgerError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
+
+
+@router.post("/vouchers/{code}/use")
+def use_voucher(code: str, body: VoucherUseIn, services: WorkerServices) -> dict[str, Any]:
+    community_id = _community_id(services, body.community)
+    try:
+        with services.sessions.begin() as session:
+            voucher = vrepo.use_voucher(session, code=code, worker=body.worker, now=utcnow(), community_id=community_id)
+            return {"code": voucher.code, "used_at": voucher.used_at.isoformat() if voucher.used_at else None}
+    except vrepo.VoucherRefused as exc:
+        status = 404 if exc.reason in ("unknown", "other_community") else 409
+        raise HTTPException(status_code=status, detail=f"voucher refused: {exc.reason}") from exc
+
+
+@router.get("/volunteers/report")
+def hours_report(services: WorkerServices, month: str, community: str | None = None) -> list[dict[str, Any]]:
+    try:
+        start, end = month_bounds(month)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail="month must look like 2026-11") from exc
+    community_id = _community_id(services, community)
+    with services.sessions.begin() as session:
+        lines = vrepo.hours_report(session, community_id=community_id, start=start, end=end)
+        return [
+            {"name": line.name, "hours": line.minutes / 60, "sessions": line.sessions, "points": line.points}
+            for line in lines
+        ]

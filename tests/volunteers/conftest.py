@@ -1,0 +1,124 @@
+"""Fixtures for the volunteering tests: a settable clock, a resident who talks through signed XML, ledger checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import xmltodict
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from bot.services import Services
+from bot.settings import Settings
+from storage import repositories as repo
+from storage import volunteers as vrepo
+from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
+from tests.support.wechat import FakeWeChat
+
+# 10:00 China time on a Saturday; every test moves this clock instead of sleeping.
+T0 = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    now: datetime = T0
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The time the pipeline hands to handlers (ctx.now), under the test's control."""
+    fake = Clock()
+    monkeypatch.setattr("bot.pipeline.utcnow", fake)
+    return fake
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    # A generous budget: a reply deferred to the outbox would leave the test nothing to read.
+    return make_settings(db_url, tmp_path, reply_budget_seconds=60.0)
+
+
+@pytest.fixture
+def client(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    # The real classifier: the encoder, the trained intent model and the index are built once per
+    # test process and shared, so only the first test pays for them.
+    with TestClient(create_app(services.settings, services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def community(services: Services) -> int:
+    """One community with a small rewards catalogue (one community: residents join it automatically)."""
+    with services.sessions.begin() as session:
+        row = repo.upsert_community(
+            session,
+            code="heping",
+            name="和平社区",
+            qr_scene="101",
+            config={
+                "duty": {"name": "王晓燕", "wecom_userid": "wangxiaoyan"},
+                "rewards": [
+                    {"name": "食堂券", "points_price": 20, "stock": 1, "valid_days": 30},
+                    {"name": "理发券", "points_price": 30, "stock": 5},
+                ],
+            },
+        )
+        return row.id
+
+
+@dataclass
+class Resident:
+    """A resident chatting with the bot through WeChat's real protocol (safe mode: signed and encrypted)."""
+
+    client: TestClient
+    openid: str
+    wechat: FakeWeChat
+
+    def post(self, xml: str) -> str:
+        path, body = self.wechat.request(xml, mode="safe")
+        response = self.client.post(path, content=body)
+        assert response.status_code == 200, response.text
+        if response.text == "success":
+            return ""
+        ts = path.split("timestamp=")[1].split("&")[0]
+        plain = self.wechat.decrypt_reply(response.text, timestamp=ts)
+        return str(xmltodict.parse(plain)["xml"].get("Content") or "")
+
+    def say(self, text: str, *, msg_id: int | None = None) -> str:
+        return self.post(self.wechat.text(self.openid, text, msg_id=msg_id))
+
+    def send_location(self, lat: float, lng: float) -> str:
+        return self.post(self.wechat.location(self.openid, lat, lng))
+
+
+def talk(client: TestClient, openid: str) -> Resident:
+    return Resident(client, openid, FakeWeChat(TOKEN, APP_ID, AES_KEY))
+
+
+def resident_id(services: Services, openid: str) -> int:
+    with services.sessions.begin() as session:
+        return repo.get_or_create_resident(session, openid=openid).id
+
+
+def assert_ledger_balances(services: Services) -> None:
+    """Every balance is the sum of its entries, and no running balance ever dipped below zero."""
+    with services.sessions.begin() as session:
+        entries = vrepo.entries_for(session)
+        running: dict[tuple[int, str], int] = {}
+        for entry in entries:
+            key = (entry.resident_id, entry.unit)
+            running[key] = running.get(key, 0) + entry.amount
+            assert running[key] >= 0, f"balance went negative at entry {entry.id}"
+        for (rid, unit), total in running.items():
+            assert vrepo.balance(session, resident_id=rid, unit=unit) == total  # type: ignore[arg-type]
