@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-from bot import webhook
+from bot import api, api_volunteers, webhook, wecom
 from bot.outbox import OutboxWorker
+from bot.scheduler import scheduled_jobs
 from bot.services import Services
 from bot.settings import Settings, get_settings
 from bot.wechat import Codec
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services.warm_up()
         worker = OutboxWorker(services) if settings.embedded_worker else None
         if worker is not None:
+            worker.periodic.extend(scheduled_jobs(services))
             worker.start()
         try:
             yield
@@ -43,6 +45,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         settings.wechat_token, settings.wechat_app_id, settings.wechat_aes_key, settings.wechat_aes_key_previous
     )
     app.include_router(webhook.router)
+    app.include_router(wecom.router)
+    app.include_router(api.router)
+    app.include_router(api_volunteers.router)
 
     @app.get("/healthz")
     def healthz() -> PlainTextResponse:

