@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -37,6 +38,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def insert_unless_duplicate(session: Session, row: object) -> bool:
+    """Insert in a savepoint; False (and nothing written) if a unique constraint says it exists already.
+
+    The database, not a prior SELECT, decides races between workers; the caller's transaction survives.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.db import insert_unless_duplicate
 from storage.models import (
     ApiToken,
     Community,
@@ -56,11 +56,8 @@ def get_or_create_resident(session: Session, *, openid: str) -> Resident:
     resident = session.scalar(select(Resident).where(Resident.openid == openid))
     if resident is not None:
         return resident
-    try:
-        with session.begin_nested():
-            resident = Resident(openid=openid, active=True)
-            session.add(resident)
-    except IntegrityError:
+    resident = Resident(openid=openid, active=True)
+    if not insert_unless_duplicate(session, resident):
         # Another worker created the same resident a moment ago.
         resident = session.scalars(select(Resident).where(Resident.openid == openid)).one()
     return resident
@@ -78,14 +75,10 @@ def record_inbound(session: Session, *, dedupe_key: str, **fields: Any) -> tuple
     existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == dedupe_key))
     if existing is not None:
         return existing, False
-    try:
-        with session.begin_nested():
-            row = InboundMessage(dedupe_key=dedupe_key, **fields)
-            session.add(row)
+    row = InboundMessage(dedupe_key=dedupe_key, **fields)
+    if insert_unless_duplicate(session, row):
         return row, True
-    except IntegrityError:
-        row = session.scalars(select(InboundMessage).where(InboundMessage.dedupe_key == dedupe_key)).one()
-        return row, False
+    return session.scalars(select(InboundMessage).where(InboundMessage.dedupe_key == dedupe_key)).one(), False
 
 
 def claim_inbound(session: Session, *, inbound_id: int) -> bool:
@@ -310,11 +303,7 @@ def lock_token(session: Session, *, name: str) -> ApiToken:
     row = session.scalar(select(ApiToken).where(ApiToken.name == name).with_for_update())
     if row is not None:
         return row
-    try:
-        with session.begin_nested():
-            session.add(ApiToken(name=name))
-    except IntegrityError:
-        pass
+    insert_unless_duplicate(session, ApiToken(name=name))
     return session.scalars(select(ApiToken).where(ApiToken.name == name).with_for_update()).one()
 
 

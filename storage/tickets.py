@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, exists, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from storage.db import insert_unless_duplicate
 from storage.models import Base, Resident
 
 # Read aloud over the phone, 0/O, 1/I/L are easily confused: leave them out.
@@ -150,13 +150,8 @@ def create_ticket(
             created_at=now,
             updated_at=now,
         )
-        try:
-            # A concurrent insert may take the same code between the check and the flush.
-            with session.begin_nested():
-                session.add(ticket)
-                session.flush()
-        except IntegrityError:
-            continue
+        if not insert_unless_duplicate(session, ticket):
+            continue  # a concurrent insert took the same code between the check and the flush
         add_follower(session, ticket_id=ticket.id, resident_id=reporter_id, now=now)
         add_event(
             session,

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from storage.db import is_postgres
+from storage.db import insert_unless_duplicate, is_postgres
 from storage.models import Base, InboundMessage, Resident, utcnow
 
 # The skill vocabulary other features route by (legal and psychological consultations, repairs...).
@@ -492,24 +492,20 @@ def check_in(
     existing = attendance_for(session, activity_id=activity_id, resident_id=resident_id)
     if existing is not None:
         return existing, False
-    try:
-        with session.begin_nested():
-            row = Attendance(
-                activity_id=activity_id,
-                resident_id=resident_id,
-                community_id=community_id,
-                checked_in_at=now,
-                credited_minutes=0,
-                latitude=latitude,
-                longitude=longitude,
-            )
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        found = attendance_for(session, activity_id=activity_id, resident_id=resident_id)
-        assert found is not None
-        return found, False
-    return row, True
+    row = Attendance(
+        activity_id=activity_id,
+        resident_id=resident_id,
+        community_id=community_id,
+        checked_in_at=now,
+        credited_minutes=0,
+        latitude=latitude,
+        longitude=longitude,
+    )
+    if insert_unless_duplicate(session, row):
+        return row, True
+    found = attendance_for(session, activity_id=activity_id, resident_id=resident_id)
+    assert found is not None
+    return found, False
 
 
 def recent_location(session: Session, *, resident_id: int, since: datetime) -> tuple[float, float] | None:
@@ -624,11 +620,7 @@ def post_entry(
         reverses_id=reverses_id,
         created_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(entry)
-            session.flush()
-    except IntegrityError:
+    if not insert_unless_duplicate(session, entry):
         # A concurrent transaction wrote the same source key (or reversed the same entry) first.
         return None
     return entry

@@ -9,6 +9,7 @@ from itertools import count
 from typing import Any
 from urllib.parse import urlencode
 
+import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
 _ids = count(7_000_000_000_000_000_001)
@@ -92,10 +93,20 @@ class FakeWeChat:
         body = f"<xml><ToUserName><![CDATA[{self.account}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
         return "/wechat?" + urlencode(query), body.encode()
 
+    def exchange(self, client: Any, xml: str, *, mode: str = "safe") -> str:
+        """Post a message through the webhook and return the text of the reply ("" for none)."""
+        path, body = self.request(xml, mode=mode)
+        response = client.post(path, content=body)
+        assert response.status_code == 200, response.text
+        if response.text == "success":
+            return ""
+        reply = response.text
+        if mode != "plain":
+            reply = self.decrypt_reply(reply, timestamp=path.split("timestamp=")[1].split("&")[0])
+        return str(xmltodict.parse(reply)["xml"].get("Content") or "")
+
     def decrypt_reply(self, body: str, *, timestamp: str, aes_key: str | None = None) -> str:
         crypto = WeChatCrypto(self.token, aes_key or self.aes_key, self.app_id)
-        import xmltodict
-
         envelope = xmltodict.parse(body)["xml"]
         return str(
             crypto.decrypt_message(body, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])

@@ -72,14 +72,7 @@ class Resident:
     openid: str
 
     def _post(self, xml: str) -> str:
-        path, body = self.wechat.request(xml, mode="safe")
-        response = self.client.post(path, content=body)
-        assert response.status_code == 200, response.text
-        if response.text == "success":
-            return ""
-        ts = path.split("timestamp=")[1].split("&")[0]
-        plain = self.wechat.decrypt_reply(response.text, timestamp=ts)
-        return str(xmltodict.parse(plain)["xml"].get("Content") or "")
+        return self.wechat.exchange(self.client, xml)
 
     def say(self, text: str) -> str:
         return self._post(self.wechat.text(self.openid, text))

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import xmltodict
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
@@ -86,14 +85,7 @@ class Resident:
     wechat: FakeWeChat
 
     def post(self, xml: str) -> str:
-        path, body = self.wechat.request(xml, mode="safe")
-        response = self.client.post(path, content=body)
-        assert response.status_code == 200, response.text
-        if response.text == "success":
-            return ""
-        ts = path.split("timestamp=")[1].split("&")[0]
-        plain = self.wechat.decrypt_reply(response.text, timestamp=ts)
-        return str(xmltodict.parse(plain)["xml"].get("Content") or "")
+        return self.wechat.exchange(self.client, xml)
 
     def say(self, text: str, *, msg_id: int | None = None) -> str:
         return self.post(self.wechat.text(self.openid, text, msg_id=msg_id))
