@@ -42,6 +42,8 @@ def _settings() -> Settings:
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("bm25s", "jieba", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @app.command()

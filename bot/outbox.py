@@ -161,10 +161,21 @@ def _deliver(services: Services, senders: dict[str, Send], job: Job, now: dateti
             repo.mark_outbox_retry(session, outbox_id=job.id, error=error, retry_at=now + backoff(job.attempts))
 
 
+def log_only(session: Session, job: Job, now: datetime) -> None:
+    """Development without API credentials: show what would be sent instead of calling WeChat."""
+    log.info("development: not sent (no credentials) %s to %s: %s", job.channel, job.recipient, _message_body(job.payload))
+
+
 def make_senders(services: Services) -> dict[str, Send]:
-    return Senders(
-        WeChatClient(services.settings, services.sessions), WeComClient(services.settings, services.sessions)
-    ).by_channel()
+    settings = services.settings
+    senders = Senders(WeChatClient(settings, services.sessions), WeComClient(settings, services.sessions)).by_channel()
+    if settings.is_development:
+        # A newcomer's `make run` has no WeChat or WeCom account: log the messages so the demo shows them.
+        if not settings.wechat_app_secret:
+            senders["wechat_custom"] = senders["wechat_template"] = log_only
+        if not settings.wecom_secret:
+            senders["wecom_app"] = log_only
+    return senders
 
 
 class OutboxWorker:

@@ -413,3 +413,14 @@ def test_the_background_worker_drains_and_stops(db_url: str, tmp_path: Path, api
         worker.stop()
         services.close()
     assert worker._thread is not None and not worker._thread.is_alive()
+
+
+def test_development_without_credentials_logs_instead_of_sending(tmp_path: Path, sqlite_url: str) -> None:
+    from bot.outbox import log_only
+    from tests.conftest import make_settings
+
+    settings = make_settings(sqlite_url, tmp_path, wechat_app_secret="", wecom_secret="")
+    senders = make_senders(Services(settings))
+    assert senders["wecom_app"] is log_only and senders["wechat_custom"] is log_only
+    production_like = make_senders(Services(make_settings(sqlite_url, tmp_path)))
+    assert production_like["wecom_app"] is not log_only
