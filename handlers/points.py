@@ -8,6 +8,7 @@ import secrets
 from bot.messages import Inbound, TextReply
 from bot.points_rules import CHINA_TZ, RewardSpec, format_hours, month_bounds, month_of
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.notify import alert_duty_worker
 from intents import Classification
 from storage import volunteers as vrepo
 
@@ -112,10 +113,62 @@ def month_summary(ctx: Context) -> TextReply:
     return TextReply(text + "\n谢谢您为社区出力！")
 
 
+_DURATION = re.compile(r"(?P<n>[0-9]+(\.5)?|[一二两三四五六七八九十]|半)\s*(个)?\s*(?P<half>半)?\s*(?P<unit>小时|钟头|分钟)")
+_CN = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+TIME_BANK_HELP = (
+    "时间银行：帮助别人存下的时间，可以换别人来帮您。\n"
+    "发“用时间银行 2小时 陪我去医院”这样的话，写上要多久、需要什么帮助，社区会安排志愿者。"
+)
+
+
+def requested_minutes(text: str) -> int | None:
+    """"2小时" -> 120, "半小时" -> 30, "一个半小时" -> 90, "45分钟" -> 45; None when no duration is given."""
+    match = _DURATION.search(text)
+    if match is None:
+        return None
+    raw = match.group("n")
+    amount = 0.5 if raw == "半" else float(_CN.get(raw, 0) or raw)
+    minutes = amount if match.group("unit") == "分钟" else amount * 60
+    if match.group("half"):
+        minutes += 30
+    return int(minutes) if minutes > 0 else None
+
+
+def time_bank_reply(ctx: Context, request: str) -> TextReply:
+    """Spend time-bank credits on help: debited at once (a worker's reversal refunds it) and routed."""
+    available = vrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="minutes")
+    minutes = requested_minutes(request)
+    what = _DURATION.sub("", request).strip(" ，,。") if minutes else request
+    if minutes is None or not what:
+        return TextReply(f"{TIME_BANK_HELP}\n您现在存着 {format_hours(available)}。")
+    try:
+        entry = vrepo.post_entry(
+            ctx.session,
+            resident_id=ctx.resident.id,
+            community_id=ctx.community_id,
+            unit="minutes",
+            amount=-minutes,
+            kind="time_spend",
+            reason=f"时间银行求助：{what}"[:200],
+            now=ctx.now,
+            source_key=f"time_spend:{ctx.inbound_id}" if ctx.inbound_id else None,
+        )
+    except vrepo.InsufficientBalance:
+        return TextReply(f"这次需要 {format_hours(minutes)}，您的时间银行里有 {format_hours(available)}，还不够。多参加互助活动就能存下时间。")
+    alert_duty_worker(ctx, label=f"时间银行求助 {format_hours(minutes)}（记录 #{entry.id if entry else '-'}）", text=what, level="blue")
+    left = vrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="minutes")
+    return TextReply(
+        f"好的，已用 {format_hours(minutes)}申请帮助：{what}。\n社区会安排志愿者联系您；没安排上会退回时间。\n"
+        f"时间银行还剩 {format_hours(left)}。"
+    )
+
+
 class PointsHandler:
     """"积分", "兑换 X", and month summaries the classifier filed under points."""
 
     def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        if "time_bank" in cls.slots:
+            return time_bank_reply(ctx, cls.slots["time_bank"])
         item = cls.slots.get("redeem")
         if item:
             return redeem_reply(ctx, item.strip())

@@ -60,6 +60,9 @@ _BUILDING_ONLY = re.compile(
     rf"^\s*(?P<building>{_N})\s*(号楼|栋|幢|座)(\s*(?P<unit>{_N})\s*(单元|门))?(\s*(?P<room>{_N})\s*(室|号)?)?\s*$"
 )
 
+# "用时间银行 2小时 陪我去医院": spending time-bank credits on help for oneself.
+_TIME_BANK = re.compile(r"^\s*(用|花|申请|使用)?\s*时间(银行|币)\s*[:：]?\s*(?P<rest>.*)$")
+
 # Scam patterns are legal questions (fraud) whatever else they mention (医保卡, 银行卡, 快递...).
 _FRAUD = re.compile(r"(点|发|给).{0,4}链接|验证码|安全账户|刷单|冻结.{0,8}(解冻|链接|转账)|(冒充|自称).{0,6}(公安|警察|客服|领导)|中奖.{0,6}(手续费|转账)")
 
@@ -117,6 +120,8 @@ def match_rules(text: str) -> Classification | None:
         return Classification(Intent.CHECKIN, 1.0, "rule", slots)
     if m := _QUERY.match(stripped):
         return Classification(Intent.TICKET_STATUS, 1.0, "rule", {"code": m.group("code").upper()})
+    if m := _TIME_BANK.match(stripped):
+        return Classification(Intent.POINTS, 1.0, "rule", {"time_bank": m.group("rest").strip()})
     if m := _POINTS.match(stripped):
         item = (m.group("item") or "").strip()
         return Classification(Intent.POINTS, 1.0, "rule", {"redeem": item} if item else {})

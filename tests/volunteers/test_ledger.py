@@ -227,3 +227,30 @@ def test_points_rules() -> None:
     assert points("skill_share", timedelta(hours=2)) == 15
     custom = PointsRules(volunteer_points_per_hour=8)
     assert points_for_stay("volunteer", checked_in_at=T0, checked_out_at=end, starts_at=start, ends_at=end, rules=custom) == 16
+
+
+def test_time_bank_credits_are_spent_on_help_once_and_never_below_zero(
+    client: TestClient, services: Services, community: int, clock: Clock
+) -> None:
+    from storage.models import OutboxMessage
+
+    elder = talk(client, "openid-elder")
+    elder.say("你好")
+    rid = resident_id(services, "openid-elder")
+    with services.sessions.begin() as session:
+        vrepo.post_entry(
+            session, resident_id=rid, community_id=community, unit="minutes", amount=150,
+            kind="award", reason="帮邻居买菜", now=T0, source_key="seed-minutes",
+        )
+    assert "时间银行" in elder.say("时间银行")  # how to use it, and the balance
+    too_much = elder.say("用时间银行 3小时 陪我去医院")
+    assert "还不够" in too_much
+    xml = elder.wechat.text("openid-elder", "用时间银行 一个半小时 陪我去医院复查", msg_id=77001)
+    replies = [elder.post(xml) for _ in range(3)]  # WeChat's retries
+    assert "1.5小时" in replies[0] and "陪我去医院复查" in replies[0]
+    assert replies[0] == replies[1] == replies[2]
+    with services.sessions.begin() as session:
+        assert vrepo.balance(session, resident_id=rid, unit="minutes") == 60
+        alerts = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "wecom_app")).all()
+        assert sum("时间银行求助" in str(a.payload) for a in alerts) == 1
+    assert_ledger_balances(services)
