@@ -30,27 +30,11 @@ from storage import repositories as repo
 from storage.db import is_postgres
 from storage.models import OutboxMessage
 from tests.conftest import make_settings
-from tests.support.fake_api import FakeApi, fake_api
+from tests.support.fake_api import FakeApi
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 CUSTOM = "/cgi-bin/message/custom/send"
 WECOM = "/cgi-bin/message/send"
-
-
-@pytest.fixture(scope="module")
-def _api_server() -> Iterator[FakeApi]:
-    with fake_api() as server:
-        yield server
-
-
-@pytest.fixture
-def api(_api_server: FakeApi) -> FakeApi:
-    """One fake API server per module (stopping one takes half a second), with a clean slate per test."""
-    _api_server.calls.clear()
-    _api_server.failures.clear()
-    _api_server.down = False
-    _api_server.token_counter = 0
-    return _api_server
 
 
 @pytest.fixture(autouse=True)

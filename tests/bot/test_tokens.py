@@ -16,27 +16,11 @@ from bot.apiclient import ApiError, WeChatClient, WeComClient
 from bot.services import Services
 from storage.models import ApiToken, utcnow
 from tests.conftest import APP_ID, make_settings
-from tests.support.fake_api import FakeApi, fake_api
+from tests.support.fake_api import FakeApi
 
 STABLE = "/cgi-bin/stable_token"
 CUSTOM = "/cgi-bin/message/custom/send"
 TEXT = {"msgtype": "text", "text": {"content": "您好"}}
-
-
-@pytest.fixture(scope="module")
-def _api_server() -> Iterator[FakeApi]:
-    with fake_api() as server:
-        yield server
-
-
-@pytest.fixture
-def api(_api_server: FakeApi) -> FakeApi:
-    """One fake API server per module (stopping one takes half a second), with a clean slate per test."""
-    _api_server.calls.clear()
-    _api_server.failures.clear()
-    _api_server.down = False
-    _api_server.token_counter = 0
-    return _api_server
 
 
 @pytest.fixture(autouse=True)
