@@ -256,28 +256,22 @@ def register_volunteer(
     existing = volunteer_for_resident(session, resident_id=resident_id)
     if existing is not None:
         return existing, False
-    try:
-        with session.begin_nested():
-            volunteer = Volunteer(
-                resident_id=resident_id,
-                community_id=community_id,
-                name=name,
-                phone_encrypted=phone_encrypted,
-                availability=availability,
-                consent=True,
-                consented_at=now,
-                created_at=now,
-            )
-            session.add(volunteer)
-            session.flush()
-            for skill, detail in skills.items():
-                session.add(
-                    VolunteerSkill(volunteer_id=volunteer.id, skill=skill, community_id=community_id, detail=detail)
-                )
-            session.flush()
-    except IntegrityError:
+    volunteer = Volunteer(
+        resident_id=resident_id,
+        community_id=community_id,
+        name=name,
+        phone_encrypted=phone_encrypted,
+        availability=availability,
+        consent=True,
+        consented_at=now,
+        created_at=now,
+    )
+    if not insert_unless_duplicate(session, volunteer):
         # The same resident's retry or second message got there first.
         return session.scalars(select(Volunteer).where(Volunteer.resident_id == resident_id)).one(), False
+    for skill, detail in skills.items():
+        session.add(VolunteerSkill(volunteer_id=volunteer.id, skill=skill, community_id=community_id, detail=detail))
+    session.flush()
     return volunteer, True
 
 
@@ -338,32 +332,28 @@ def create_activity(
         code = new_code()
         if code in taken:
             continue
-        try:
-            # The partial unique index decides when two workers draw the same code at once.
-            with session.begin_nested():
-                activity = Activity(
-                    community_id=community_id,
-                    title=title,
-                    kind=kind,
-                    place=place,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    capacity=capacity,
-                    joined=0,
-                    checkin_code=code,
-                    status="open",
-                    latitude=latitude,
-                    longitude=longitude,
-                    radius_m=radius_m,
-                    time_bank=time_bank,
-                    created_by=created_by,
-                    created_at=now,
-                )
-                session.add(activity)
-                session.flush()
+        activity = Activity(
+            community_id=community_id,
+            title=title,
+            kind=kind,
+            place=place,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=capacity,
+            joined=0,
+            checkin_code=code,
+            status="open",
+            latitude=latitude,
+            longitude=longitude,
+            radius_m=radius_m,
+            time_bank=time_bank,
+            created_by=created_by,
+            created_at=now,
+        )
+        # The partial unique index decides when two workers draw the same code at once.
+        if insert_unless_duplicate(session, activity):
             return activity
-        except IntegrityError:
-            taken.add(code)
+        taken.add(code)
     raise RuntimeError("no free check-in code; close finished activities first")
 
 
