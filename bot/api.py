@@ -1,24 +1,23 @@
 """The JSON API under /api/ for the community office: list tickets, read one with its events, act on it.
 
-Every request carries `Authorization: Bearer <SHEGONG_ADMIN_TOKEN>`, compared in constant time.
-Actions name the worker doing them; the same rules as WeCom messages apply (their community only).
+Every request carries a worker's key or the admin token (bot/access.py) and is audited. A worker's key sees
+only its community's tickets and acts as its owner; the same rules as WeCom messages apply.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from bot.access import Caller, CallerDep, community_id_of, current_caller
 from bot.services import Services
 from bot.tickets import WorkerCommand, act
 from bot.webhook import get_services
-from storage import repositories as repo
 from storage import tickets as store
 from storage.models import utcnow
 from storage.tickets import Ticket, TicketEvent, TicketFilter
@@ -26,14 +25,7 @@ from storage.tickets import Ticket, TicketEvent, TicketFilter
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_admin(services: ServicesDep, authorization: Annotated[str, Header()] = "") -> None:
-    token = services.settings.admin_token
-    scheme, _, given = authorization.partition(" ")
-    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-
-
-router = APIRouter(prefix="/api", dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api", dependencies=[Depends(current_caller)])
 
 
 def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
@@ -72,6 +64,7 @@ def event_json(event: TicketEvent) -> dict[str, Any]:
 @router.get("/tickets")
 def list_tickets(
     services: ServicesDep,
+    caller: CallerDep,
     status: Annotated[str | None, Query()] = None,
     colour: Annotated[Literal["red", "yellow", "blue"] | None, Query()] = None,
     building: Annotated[str | None, Query()] = None,
@@ -81,13 +74,8 @@ def list_tickets(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     now = utcnow()
+    community_id = caller.scope(community_id_of(services, community))
     with services.sessions.begin() as session:
-        community_id = None
-        if community:
-            found = repo.community_by_code(session, code=community)
-            if found is None:
-                raise HTTPException(404, f"no community {community!r}")
-            community_id = found.id
         where = TicketFilter(
             community_id=community_id,
             status=status,
@@ -100,26 +88,33 @@ def list_tickets(
 
 
 @router.get("/tickets/{code}")
-def get_ticket(code: str, services: ServicesDep) -> dict[str, Any]:
+def get_ticket(code: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     now = utcnow()
     with services.sessions.begin() as session:
         ticket = store.ticket_by_code(session, code=code)
-        if ticket is None:
+        # Another community's ticket is answered as if it did not exist: its code says nothing either.
+        if ticket is None or not caller.sees(ticket.community_id):
             raise HTTPException(404, f"no ticket {code.upper()}")
         events = store.events_for(session, ticket_id=ticket.id)
         return {**ticket_json(ticket, now=now), "events": [event_json(e) for e in events]}
 
 
 class ActionBody(BaseModel):
-    worker: str = Field(min_length=1, max_length=64, description="the WeCom userid of the worker acting")
+    worker: str = Field(
+        default="", max_length=64, description="the WeCom userid acting; a worker's own key acts as its owner"
+    )
     note: str = Field(default="", max_length=1000)
     to: str = Field(default="", max_length=64, description="transfer: the WeCom userid taking over")
 
 
-def _act(services: Services, code: str, action: str, body: ActionBody) -> JSONResponse:
+def _act(services: Services, caller: Caller, code: str, action: str, body: ActionBody) -> JSONResponse:
+    worker = caller.acting_worker(body.worker)
     command = WorkerCommand(action=action, code=code.upper(), note=body.note.strip(), target=body.to.strip())
     with services.sessions.begin() as session:
-        outcome = act(session, services.settings, worker=body.worker, command=command, now=utcnow(), via="api")
+        ticket = store.ticket_by_code(session, code=code)
+        if ticket is None or not caller.sees(ticket.community_id):
+            raise HTTPException(404, f"no ticket {code.upper()}")
+        outcome = act(session, services.settings, worker=worker, command=command, now=utcnow(), via="api")
         payload: dict[str, Any] = {"ok": outcome.ok, "message": outcome.message}
         if outcome.ok and outcome.ticket is not None:
             payload["ticket"] = ticket_json(outcome.ticket, now=utcnow())
@@ -132,5 +127,6 @@ async def ticket_action(
     action: Literal["accept", "progress", "transfer", "resolve"],
     body: ActionBody,
     services: ServicesDep,
+    caller: CallerDep,
 ) -> JSONResponse:
-    return await run_in_threadpool(_act, services, code, action, body)
+    return await run_in_threadpool(_act, services, caller, code, action, body)

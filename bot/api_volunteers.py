@@ -1,48 +1,28 @@
 """Worker API for volunteering: activities, ledger reversals, voucher redemption (核销) and monthly hours.
 
-Every route needs `Authorization: Bearer <SHEGONG_ADMIN_TOKEN>`, compared in constant time.
+Every route needs a worker's key or the admin token (bot/access.py) and is audited; a worker's key is
+limited to its community and acts as its owner.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
+from bot.access import CallerDep, community_id_of, current_caller
 from bot.points_rules import ACTIVITY_KINDS, month_bounds
 from bot.services import Services
+from bot.webhook import get_services
 from handlers.activities import activity_json, create_activity_with_qr
-from storage import repositories as repo
 from storage import volunteers as vrepo
 from storage.models import utcnow
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", dependencies=[Depends(current_caller)])
 
-
-def require_worker(request: Request, authorization: Annotated[str, Header()] = "") -> Services:
-    services: Services = request.app.state.services
-    expected = services.settings.admin_token
-    scheme, _, token = authorization.partition(" ")
-    # An unset token locks the API rather than opening it.
-    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(status_code=401, detail="a valid bearer token is required")
-    return services
-
-
-WorkerServices = Annotated[Services, Depends(require_worker)]
-
-
-def _community_id(services: Services, code: str | None) -> int | None:
-    if not code:
-        return None
-    with services.sessions.begin() as session:
-        community = repo.community_by_code(session, code=code)
-        if community is None:
-            raise HTTPException(status_code=404, detail=f"no community {code!r}")
-        return community.id
+WorkerServices = Annotated[Services, Depends(get_services)]
 
 
 class ActivityIn(BaseModel):
@@ -62,17 +42,18 @@ class ActivityIn(BaseModel):
 
 class ReverseIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
-    worker: str = Field(min_length=1, max_length=64)
+    worker: str = Field(default="", max_length=64)
 
 
 class VoucherUseIn(BaseModel):
-    worker: str = Field(min_length=1, max_length=64)
+    worker: str = Field(default="", max_length=64)
     community: str | None = None
 
 
 @router.post("/activities", status_code=201)
-def create_activity(body: ActivityIn, services: WorkerServices) -> dict[str, Any]:
-    community_id = _community_id(services, body.community)
+def create_activity(body: ActivityIn, services: WorkerServices, caller: CallerDep) -> dict[str, Any]:
+    community_id = caller.scope(community_id_of(services, body.community))
+    created_by = caller.worker or body.worker
     try:
         with services.sessions.begin() as session:
             activity = create_activity_with_qr(
@@ -90,7 +71,7 @@ def create_activity(body: ActivityIn, services: WorkerServices) -> dict[str, Any
                 longitude=body.longitude,
                 radius_m=body.radius_m,
                 time_bank=body.time_bank,
-                created_by=body.worker,
+                created_by=created_by,
             )
             return activity_json(activity)
     except ValueError as exc:
@@ -98,17 +79,21 @@ def create_activity(body: ActivityIn, services: WorkerServices) -> dict[str, Any
 
 
 @router.get("/activities")
-def list_activities(services: WorkerServices, community: str | None = None) -> list[dict[str, Any]]:
-    community_id = _community_id(services, community)
+def list_activities(services: WorkerServices, caller: CallerDep, community: str | None = None) -> list[dict[str, Any]]:
+    community_id = caller.scope(community_id_of(services, community))
     with services.sessions.begin() as session:
         return [activity_json(a) for a in vrepo.list_activities(session, community_id=community_id)]
 
 
 @router.post("/ledger/{entry_id}/reverse", status_code=201)
-def reverse_entry(entry_id: int, body: ReverseIn, services: WorkerServices) -> dict[str, Any]:
+def reverse_entry(entry_id: int, body: ReverseIn, services: WorkerServices, caller: CallerDep) -> dict[str, Any]:
+    worker = caller.acting_worker(body.worker)
     try:
         with services.sessions.begin() as session:
-            entry = vrepo.reverse_entry(session, entry_id=entry_id, reason=body.reason, worker=body.worker, now=utcnow())
+            original = session.get(vrepo.LedgerEntry, entry_id)
+            if original is None or not caller.sees(original.community_id):
+                raise vrepo.EntryNotFound(f"no ledger entry {entry_id}")
+            entry = vrepo.reverse_entry(session, entry_id=entry_id, reason=body.reason, worker=worker, now=utcnow())
             return {"id": entry.id, "reverses": entry_id, "amount": entry.amount, "unit": entry.unit}
     except vrepo.EntryNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
@@ -117,11 +102,12 @@ def reverse_entry(entry_id: int, body: ReverseIn, services: WorkerServices) -> d
 
 
 @router.post("/vouchers/{code}/use")
-def use_voucher(code: str, body: VoucherUseIn, services: WorkerServices) -> dict[str, Any]:
-    community_id = _community_id(services, body.community)
+def use_voucher(code: str, body: VoucherUseIn, services: WorkerServices, caller: CallerDep) -> dict[str, Any]:
+    worker = caller.acting_worker(body.worker)
+    community_id = caller.scope(community_id_of(services, body.community))
     try:
         with services.sessions.begin() as session:
-            voucher = vrepo.use_voucher(session, code=code, worker=body.worker, now=utcnow(), community_id=community_id)
+            voucher = vrepo.use_voucher(session, code=code, worker=worker, now=utcnow(), community_id=community_id)
             return {"code": voucher.code, "used_at": voucher.used_at.isoformat() if voucher.used_at else None}
     except vrepo.VoucherRefused as exc:
         status = 404 if exc.reason in ("unknown", "other_community") else 409
@@ -129,12 +115,14 @@ def use_voucher(code: str, body: VoucherUseIn, services: WorkerServices) -> dict
 
 
 @router.get("/volunteers/report")
-def hours_report(services: WorkerServices, month: str, community: str | None = None) -> list[dict[str, Any]]:
+def hours_report(
+    services: WorkerServices, caller: CallerDep, month: str, community: str | None = None
+) -> list[dict[str, Any]]:
     try:
         start, end = month_bounds(month)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail="month must look like 2026-11") from exc
-    community_id = _community_id(services, community)
+    community_id = caller.scope(community_id_of(services, community))
     with services.sessions.begin() as session:
         lines = vrepo.hours_report(session, community_id=community_id, start=start, end=end)
         return [

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from bot import api, api_volunteers, webhook, wecom
+from bot.access import AuditStatusMiddleware
 from bot.outbox import OutboxWorker
 from bot.scheduler import scheduled_jobs
 from bot.services import Services
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.codec = Codec.from_settings(
         settings.wechat_token, settings.wechat_app_id, settings.wechat_aes_key, settings.wechat_aes_key_previous
     )
+    app.add_middleware(AuditStatusMiddleware)
     app.include_router(webhook.router)
     app.include_router(wecom.router)
     app.include_router(api.router)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot.cli_access import audit_app, key_app
 from bot.cli_kb import kb_app
 from bot.cli_volunteers import activity_app, points_app, volunteer_app, voucher_app
 from bot.settings import ConfigError, Settings, get_settings
@@ -29,6 +30,8 @@ app.add_typer(activity_app, name="activity")
 app.add_typer(points_app, name="points")
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(volunteer_app, name="volunteer")
+app.add_typer(key_app, name="key")
+app.add_typer(audit_app, name="audit")
 
 
 def _settings() -> Settings:
