@@ -14,7 +14,7 @@ import typer
 
 from bot.cli_access import audit_app, key_app
 from bot.cli_kb import kb_app
-from bot.cli_volunteers import activity_app, points_app, volunteer_app, voucher_app
+from bot.cli_volunteers import activity_app, points_app, reward_app, volunteer_app, voucher_app
 from bot.settings import ConfigError, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ app.add_typer(activity_app, name="activity")
 app.add_typer(points_app, name="points")
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(volunteer_app, name="volunteer")
+app.add_typer(reward_app, name="reward")
 app.add_typer(key_app, name="key")
 app.add_typer(audit_app, name="audit")
 

@@ -19,6 +19,7 @@ activity_app = typer.Typer(help="Create and list activities.", no_args_is_help=T
 points_app = typer.Typer(help="Correct the points ledger.", no_args_is_help=True)
 voucher_app = typer.Typer(help="Vouchers residents redeemed their points for.", no_args_is_help=True)
 volunteer_app = typer.Typer(help="Volunteers and their hours.", no_args_is_help=True)
+reward_app = typer.Typer(help="The rewards catalogue and its stock.", no_args_is_help=True)
 
 
 def _services() -> Services:
@@ -165,6 +166,45 @@ def voucher_use(
         typer.echo(f"voucher {code.upper()} used")
     except vrepo.VoucherRefused as exc:
         typer.echo(f"refused: voucher {code.upper()} {exc.reason}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        services.close()
+
+
+@reward_app.command("list")
+def reward_list(community: Annotated[str, typer.Option("--community", help="community code")]) -> None:
+    """The community's rewards: name, price in points, stock left."""
+    from storage import volunteers as vrepo
+
+    services = _services()
+    try:
+        with services.sessions.begin() as session:
+            community_id = _community_id(session, community)
+            assert community_id is not None
+            for reward in vrepo.rewards_for(session, community_id=community_id):
+                typer.echo(f"{reward.name}\t{reward.points_price} 分\t库存 {reward.stock}")
+    finally:
+        services.close()
+
+
+@reward_app.command("stock")
+def reward_stock(
+    name: Annotated[str, typer.Argument(help="the reward's name as in the community file")],
+    community: Annotated[str, typer.Option("--community", help="community code")],
+    add: Annotated[int, typer.Option("--add", help="how many more; negative writes stock off")],
+) -> None:
+    """Restock a reward (the community file seeds stock only when an item first appears)."""
+    from storage import volunteers as vrepo
+
+    services = _services()
+    try:
+        with services.sessions.begin() as session:
+            community_id = _community_id(session, community)
+            assert community_id is not None
+            reward = vrepo.change_stock(session, community_id=community_id, name=name, by=add)
+            typer.echo(f"{reward.name}: 库存 {reward.stock}")
+    except vrepo.LedgerError as exc:
+        typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:
         services.close()

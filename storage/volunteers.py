@@ -707,6 +707,23 @@ def rewards_for(session: Session, *, community_id: int) -> list[Reward]:
     )
 
 
+def change_stock(session: Session, *, community_id: int, name: str, by: int) -> Reward:
+    """Add (or, with a negative `by`, write off) stock in one UPDATE, so a redemption at the same moment
+    is never lost; refuses to go below zero."""
+    reward = session.scalar(select(Reward).where(Reward.community_id == community_id, Reward.name == name))
+    if reward is None:
+        raise LedgerError(f"no reward {name!r} in this community's catalogue")
+    if by == 0:
+        raise LedgerError("the change of stock must not be zero")
+    changed = session.execute(
+        update(Reward).where(Reward.id == reward.id, Reward.stock + by >= 0).values(stock=Reward.stock + by)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise LedgerError(f"only {reward.stock} left of {name!r}; cannot remove {-by}")
+    session.refresh(reward)
+    return reward
+
+
 def find_reward(session: Session, *, community_id: int, name: str) -> Reward | None:
     rewards = rewards_for(session, community_id=community_id)
     exact = next((r for r in rewards if r.name == name), None)

@@ -9,9 +9,12 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from bot.cli import app as cli
 from bot.points_rules import PointsRules, credited_minutes, points_for_stay
 from bot.services import Services
+from bot.settings import get_settings
 from handlers.activities import check_out, create_activity_with_qr
 from handlers.points import new_voucher_code
 from storage import volunteers as vrepo
@@ -173,6 +176,34 @@ def test_redeem_by_message_and_a_voucher_is_used_only_once(
         vrepo.use_voucher(session, code=code.lower(), worker="w", now=T0)
     assert refused.value.reason == "used"
     assert "25 积分" in zhao.say("积分")
+    assert_ledger_balances(services)
+
+
+def test_a_sold_out_reward_is_restocked_from_the_command_line(
+    client: TestClient, services: Services, community: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zhao = talk(client, "openid-zhao")
+    zhao.say("你好")
+    give_points(services, resident_id(services, "openid-zhao"), 60, community, "seed")
+    assert "兑换成功" in zhao.say("兑换 食堂券")
+    assert "兑完" in zhao.say("兑换 食堂券")
+    monkeypatch.setenv("SHEGONG_DATABASE_URL", services.settings.database_url)
+    monkeypatch.setenv("SHEGONG_DATA_DIR", str(services.settings.data_dir))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        refused = runner.invoke(cli, ["reward", "stock", "食堂券", "--community", "heping", "--add", "-1"])
+        assert refused.exit_code == 1 and "only 0 left" in refused.output
+        assert runner.invoke(cli, ["reward", "stock", "茶叶", "--community", "heping", "--add", "5"]).exit_code == 1
+        assert runner.invoke(cli, ["reward", "stock", "食堂券", "--community", "nowhere", "--add", "5"]).exit_code == 1
+        restocked = runner.invoke(cli, ["reward", "stock", "食堂券", "--community", "heping", "--add", "10"])
+        assert restocked.exit_code == 0 and "库存 10" in restocked.output, restocked.output
+        assert "食堂券\t20 分\t库存 10" in runner.invoke(cli, ["reward", "list", "--community", "heping"]).output
+    finally:
+        get_settings.cache_clear()
+    assert "兑换成功" in zhao.say("兑换 食堂券")
+    with services.sessions.begin() as session:
+        assert vrepo.find_reward(session, community_id=community, name="食堂券").stock == 9  # type: ignore[union-attr]
     assert_ledger_balances(services)
 
 
