@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot import service_window
 from bot.apiclient import ApiError, WeChatClient, WeComClient
 from bot.services import Services
 from storage import repositories as repo
@@ -20,9 +21,6 @@ from storage.models import OutboxMessage, Resident, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
-# WeChat's customer-service window: 5 messages within 48 h of the resident's last message.
-CUSTOM_WINDOW = timedelta(hours=48)
-CUSTOM_LIMIT = 5
 # WeCom drops app messages silently past 30 a minute or 1000 an hour per member: stay under.
 WECOM_PER_MINUTE = 30
 WECOM_PER_HOUR = 1000
@@ -91,11 +89,20 @@ class Senders:
         resident = session.scalar(select(Resident).where(Resident.openid == job.recipient))
         if resident is None or not resident.active:
             raise Undeliverable("resident unknown or unsubscribed")
-        opened = resident.last_inbound_at
-        if opened is None or now - opened > CUSTOM_WINDOW:
-            raise Undeliverable("customer-service window closed (48 h since the resident's last message)")
-        if _sent_since(session, channel="wechat_custom", recipient=job.recipient, since=opened) >= CUSTOM_LIMIT:
-            raise Undeliverable("customer-service limit reached (5 messages per window)")
+
+        def sent_since(opened: datetime | None) -> int:
+            if opened is None:
+                return 0
+            return _sent_since(session, channel="wechat_custom", recipient=job.recipient, since=opened)
+
+        refused = service_window.refusal(
+            resident,
+            sent_since_message=sent_since(resident.last_inbound_at),
+            sent_since_event=sent_since(resident.window_event_at),
+            now=now,
+        )
+        if refused:
+            raise Undeliverable(refused)
         self.wechat.send_custom(job.recipient, _message_body(job.payload))
 
     def send_template(self, session: Session, job: Job, now: datetime) -> None:

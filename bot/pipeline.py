@@ -20,7 +20,7 @@ from handlers.base import Context
 from handlers.residents import CHOOSE_FLOW, ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
-from storage.models import Community, InboundMessage, utcnow
+from storage.models import Community, InboundMessage, Resident, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +84,23 @@ def record_message(services: Services, msg: Inbound, *, now: datetime | None = N
             created_time=msg.created_at,
             received_at=now,
         )
-        if created and opens_service_window(msg):
-            resident.last_inbound_at = now
+        if created:
+            _open_service_window(resident, msg, now)
         return Recorded(row.id, created, row.status)
 
 
-# Events by which the resident opens WeChat's customer-service window. Not among them: a location
-# reported on opening the chat, a tap on a menu link, leaving, and WeChat's own notices (a template
-# message's TEMPLATESENDJOBFINISH arrives after every template we send).
+# Events by which the resident opens WeChat's short customer-service window (1 minute). Not among them:
+# a location reported on opening the chat, a tap on a menu link, leaving, and WeChat's own notices (a
+# template message's TEMPLATESENDJOBFINISH arrives after every template we send).
 _WINDOW_EVENTS = frozenset({"subscribe", "subscribe_scan", "scan", "click", "scancode_push", "scancode_waitmsg"})
 
 
-def opens_service_window(msg: Inbound) -> bool:
-    return msg.kind != "event" or msg.event in _WINDOW_EVENTS
+def _open_service_window(resident: Resident, msg: Inbound, now: datetime) -> None:
+    # Kept apart: a click must not stretch the 48 h window that only a message opens.
+    if msg.kind != "event":
+        resident.last_inbound_at = now
+    elif msg.event in _WINDOW_EVENTS:
+        resident.window_event_at = now
 
 
 def _payload(msg: Inbound) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.crypto import DecryptionError, decrypt_phone
+from bot.service_window import message_window_open
 from bot.settings import Settings
 from bot.ticket_rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, rules_from_config, summary, urgency
 from bot.workdays import deadline_for, format_local, reminder_for
@@ -38,7 +39,6 @@ STATUS_NAMES = {
 RATING_FLOW = "ticket_rating"
 # Residents rarely answer at once; a rating two days later still counts.
 RATING_WINDOW = timedelta(hours=48)
-CUSTOM_WINDOW = timedelta(hours=48)
 
 
 # --- who is responsible -------------------------------------------------------------------------
@@ -166,7 +166,10 @@ def alert_worker(
 def notify_residents(
     session: Session, settings: Settings, ticket: Ticket, *, text: str, event_id: int, now: datetime
 ) -> int:
-    """Tell every follower; inside the 48 h window by customer-service message, else by template message."""
+    """Tell every follower; inside the 48 h message window by customer-service message, else by template message.
+
+    A click, follow or scan alone opens only a 1 minute window, too short to count on for a queued message.
+    """
     community = session.get(Community, ticket.community_id)
     template_id = (Routing.of(community).template_id if community else None) or settings.ticket_template_id
     queued = 0
@@ -174,8 +177,7 @@ def notify_residents(
         if not resident.active:
             continue
         key = f"ticket:{ticket.code}:event:{event_id}:resident:{resident.id}"
-        window_open = resident.last_inbound_at is not None and now - resident.last_inbound_at < CUSTOM_WINDOW
-        if window_open:
+        if message_window_open(resident, now):
             payload: dict[str, Any] = {"msgtype": "text", "text": {"content": text}, "resident_id": resident.id}
             channel = "wechat_custom"
         elif template_id:

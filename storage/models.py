@@ -73,8 +73,10 @@ class Resident(Base):
     phone_encrypted: Mapped[str | None] = mapped_column(Text)
     subscribed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
-    # The customer-service window opens with the resident's last message (48 h, 5 messages).
+    # WeChat's customer-service window has two openings (see bot/service_window.py): the resident's last
+    # message (48 h, 5 messages) and their last menu click, follow or scan (1 minute, 3 messages).
     last_inbound_at: Mapped[datetime | None]
+    window_event_at: Mapped[datetime | None]
     # We ask a resident which community they live in once; after that only a QR scan changes it.
     community_asked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

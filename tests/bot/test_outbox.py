@@ -6,9 +6,9 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import count, pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tenacity import wait_none
 
 from bot import apiclient
+from bot.messages import Inbound
 from bot.outbox import (
     WECOM_PER_HOUR,
     WECOM_PER_MINUTE,
@@ -25,6 +26,7 @@ from bot.outbox import (
     drain_once,
     make_senders,
 )
+from bot.pipeline import record_message
 from bot.services import Services
 from storage import repositories as repo
 from storage.db import is_postgres
@@ -35,6 +37,7 @@ from tests.support.fake_api import FakeApi
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 CUSTOM = "/cgi-bin/message/custom/send"
 WECOM = "/cgi-bin/message/send"
+_msg_ids = count(7_300_000_000_000_000_001)
 
 
 @pytest.fixture(autouse=True)
@@ -230,6 +233,7 @@ def test_final_errors_mark_the_message_dead_without_retrying(outbox: Services, a
     [
         (False, NOW, "unsubscribed"),
         (True, NOW - timedelta(hours=49), "48 h"),
+        (True, NOW - timedelta(hours=48), "48 h"),  # "within 48 h": closed at the boundary itself
         (True, None, "48 h"),
     ],
 )
@@ -250,6 +254,59 @@ def test_at_most_five_customer_service_messages_per_window(outbox: Services, api
     drain_once(outbox, make_senders(outbox), now=NOW)
     assert [row(outbox, i).status for i in ids] == ["sent"] * 5 + ["dead"] * 2
     assert len(api.sent(CUSTOM)) == 5
+
+
+def resident_does(services: Services, what: Literal["message", "click"], *, at: datetime) -> None:
+    """Record a message ("message") or a menu click ("click") from the resident, as the webhook does."""
+    if what == "message":
+        msg = Inbound("openid-1", "text", created_at=at, text="你好", msg_id=next(_msg_ids), raw_type="text")
+    else:
+        msg = Inbound("openid-1", "event", created_at=at, event="click", event_key="HELP", raw_type="event")
+    assert record_message(services, msg, now=at).created
+
+
+def drain_at(services: Services, at: datetime) -> OutboxMessage:
+    """Queue one late reply and drain at `at`; the row as it ends up."""
+    outbox_id = late_reply(services)
+    drain_once(services, make_senders(services), now=at)
+    return row(services, outbox_id)
+
+
+def test_a_click_alone_allows_three_customer_service_messages_within_the_minute(outbox: Services, api: FakeApi) -> None:
+    resident_does(outbox, "click", at=NOW - timedelta(seconds=20))
+    ids = [late_reply(outbox, text=f"第{n}条") for n in range(4)]
+    drain_once(outbox, make_senders(outbox), now=NOW)
+    assert [row(outbox, i).status for i in ids] == ["sent"] * 3 + ["dead"]
+    error = row(outbox, ids[3]).last_error or ""
+    assert "1 minute window limit reached (3 messages" in error and "48 h window never opened" in error
+    assert len(api.sent(CUSTOM)) == 3
+
+
+def test_a_click_window_closes_after_a_minute(outbox: Services, api: FakeApi) -> None:
+    resident_does(outbox, "click", at=NOW)
+    assert drain_at(outbox, NOW + timedelta(seconds=59)).status == "sent"
+    late = drain_at(outbox, NOW + timedelta(minutes=1))
+    assert late.status == "dead" and "1 minute window closed" in (late.last_error or "")
+    assert len(api.sent(CUSTOM)) == 1
+
+
+def test_a_message_allows_five_customer_service_messages_within_48_hours(outbox: Services, api: FakeApi) -> None:
+    resident_does(outbox, "message", at=NOW)
+    resident_does(outbox, "click", at=NOW + timedelta(hours=20))  # opens its own minute; the five stay five
+    for hours in (0, 12, 24, 36, 47):
+        assert drain_at(outbox, NOW + timedelta(hours=hours, minutes=30)).status == "sent"
+    sixth = drain_at(outbox, NOW + timedelta(hours=47, minutes=40))
+    assert sixth.status == "dead" and "48 h window limit reached (5 messages" in (sixth.last_error or "")
+    assert len(api.sent(CUSTOM)) == 5
+
+
+def test_a_recent_click_does_not_extend_an_expired_message_window(outbox: Services, api: FakeApi) -> None:
+    resident_does(outbox, "message", at=NOW - timedelta(hours=60))
+    resident_does(outbox, "click", at=NOW - timedelta(hours=2))
+    dead = drain_at(outbox, NOW)
+    assert dead.status == "dead"
+    assert "48 h window closed" in (dead.last_error or "") and "1 minute window closed" in (dead.last_error or "")
+    assert api.sent(CUSTOM) == []
 
 
 def test_alerts_with_no_worker_to_send_to_are_dead_not_retried(outbox: Services, api: FakeApi) -> None:

@@ -647,11 +647,22 @@ def test_only_what_the_resident_does_opens_the_customer_service_window(
     client: TestClient, services: Services, wechat: FakeWeChat, event: str, opens: bool
 ) -> None:
     # A late reply or ticket update may only go out as a customer-service message inside the window;
-    # WeChat's own notices (one follows every template message) must not reopen it.
+    # WeChat's own notices (one follows every template message) must not reopen it. An event opens
+    # only the 1 minute window: the 48 h one (last_inbound_at) is the resident's messages' alone.
     post(client, wechat, wechat.xml("openid-w", "event", event), "safe")
     opened = resident(services, "openid-w")
     assert opened is not None
-    assert (opened.last_inbound_at is not None) is opens
+    assert (opened.window_event_at is not None) is opens
+    assert opened.last_inbound_at is None
+
+
+def test_a_message_opens_the_48_hour_window_not_the_event_one(
+    client: TestClient, services: Services, wechat: FakeWeChat
+) -> None:
+    post(client, wechat, wechat.text("openid-m", "你好"), "safe")
+    opened = resident(services, "openid-m")
+    assert opened is not None
+    assert opened.last_inbound_at is not None and opened.window_event_at is None
 
 
 def test_a_crisis_is_answered_before_asking_for_the_community(

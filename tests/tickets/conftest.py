@@ -86,6 +86,9 @@ class Resident:
     def join(self, scene: str = "101") -> str:
         return self._post(self.wechat.event(self.openid, "subscribe", f"qrscene_{scene}"))
 
+    def click(self, key: str = "HELP") -> str:
+        return self._post(self.wechat.event(self.openid, "CLICK", key))
+
 
 @dataclass
 class Worker:

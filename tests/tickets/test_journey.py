@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -223,4 +224,28 @@ def test_a_closed_window_gets_a_template_message(
     templates = api.sent("/cgi-bin/message/template/send")
     assert len(templates) == 1 and templates[0].body["template_id"] == "TPL-ticket-progress"
     assert templates[0].body["data"]["keyword1"]["value"] == code
+    assert customs_to(api, resident.openid) == []
+
+
+@pytest.mark.parametrize("clicked", [timedelta(hours=1), timedelta(seconds=10)])
+def test_a_recent_menu_click_does_not_reopen_a_closed_window(
+    client: TestClient, services: Services, api: FakeApi, resident: Resident, clicked: timedelta
+) -> None:
+    # A click opens only WeChat's 1 minute window: a ticket update sent as a customer-service message on
+    # its strength would be refused with 45015 and the resident would never hear of it.
+    code = code_in(resident.say("3号楼东边的路灯坏了"))
+    with services.sessions.begin() as session:
+        row = session.scalar(select(ResidentRow).where(ResidentRow.openid == resident.openid))
+        assert row is not None
+        row.last_inbound_at = utcnow() - timedelta(days=3)
+    resident.click()
+    with services.sessions.begin() as session:
+        row = session.scalar(select(ResidentRow).where(ResidentRow.openid == resident.openid))
+        assert row is not None and row.window_event_at is not None
+        assert row.last_inbound_at is not None and utcnow() - row.last_inbound_at > timedelta(days=2)
+        row.window_event_at = utcnow() - clicked
+    worker(client, "zhangli").say(f"接单 {code}")
+    drain(services)
+    templates = api.sent("/cgi-bin/message/template/send")
+    assert len(templates) == 1 and templates[0].body["data"]["keyword1"]["value"] == code
     assert customs_to(api, resident.openid) == []
