@@ -24,7 +24,7 @@ from handlers.notify import mask_phone
 from storage import repositories as repo
 from storage import tickets as store
 from storage.models import Community, Resident
-from storage.tickets import Ticket
+from storage.tickets import Ticket, TicketEvent
 from storage.volunteers import Volunteer
 
 log = logging.getLogger(__name__)
@@ -296,7 +296,46 @@ def report(
 
 def attach_photos(session: Session, *, ticket: Ticket, actor: str, photos: list[dict[str, Any]], now: datetime) -> None:
     for photo in photos:
-        store.add_event(session, ticket=ticket, actor=actor, action="photo", data=dict(photo), now=now)
+        add_photo(session, ticket=ticket, actor=actor, photo=photo, now=now)
+
+
+def add_photo(
+    session: Session,
+    *,
+    ticket: Ticket,
+    actor: str,
+    photo: dict[str, Any],
+    now: datetime,
+    source_key: str | None = None,
+) -> TicketEvent:
+    """Keep a resident's photo on the ticket and show it to whoever holds the ticket (else the duty worker).
+
+    The worker gets a WeCom picture message linking WeChat's copy of the image, so a glance at the phone
+    says how bad the leak or the blocked lane is.
+    """
+    event = store.add_event(
+        session, ticket=ticket, actor=actor, action="photo", data=dict(photo), now=now, source_key=source_key
+    )
+    pic_url = str(photo.get("pic_url") or "")
+    community = session.get(Community, ticket.community_id)
+    holder = ticket.assignee or (Routing.of(community).duty if community else None)
+    if pic_url.startswith(("http://", "https://")) and holder:
+        article = {
+            "title": f"工单 {ticket.code} 居民补充的照片",
+            "description": f"{describe(ticket)} · {ticket.place or '地点未说明'}",
+            "url": pic_url,
+            "picurl": pic_url,
+        }
+        repo.enqueue_outbox(
+            session,
+            channel="wecom_app",
+            recipient=holder,
+            payload={"msgtype": "news", "news": {"articles": [article]}, "ticket": ticket.code},
+            community_id=ticket.community_id,
+            now=now,
+            dedupe_key=f"ticket:{ticket.code}:photo:{event.id}:{holder}",
+        )
+    return event
 
 
 # --- worker actions ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.messages import Inbound, TextReply
 from bot.ticket_rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, find_place
-from bot.tickets import report
+from bot.tickets import add_photo, report
 from bot.workdays import format_local
 from handlers.base import UNHANDLED, Context, Outcome
 from intents import Classification, Intent
@@ -130,12 +130,11 @@ class TicketPhotoHandler:
         ticket = store.latest_reported_since(ctx.session, resident_id=ctx.resident.id, since=ctx.now - PHOTO_WINDOW)
         if ticket is None or not ticket.is_open:
             return UNHANDLED
-        store.add_event(
+        add_photo(
             ctx.session,
             ticket=ticket,
             actor=f"resident:{ctx.resident.id}",
-            action="photo",
-            data=_photo(msg),
+            photo=_photo(msg),
             now=ctx.now,
             source_key=f"inbound:{ctx.inbound_id}" if ctx.inbound_id else None,
         )

@@ -43,6 +43,15 @@ def actions(services: Services, code: str) -> list[str]:
         return [e.action for e in store.events_for(session, ticket_id=ticket.id)]
 
 
+def photos_to(api: FakeApi, userid: str) -> list[tuple[str, str]]:
+    """(ticket code in the title, picture URL) of every WeCom picture message sent to `userid`."""
+    return [
+        (c.body["news"]["articles"][0]["title"].split()[1], c.body["news"]["articles"][0]["picurl"])
+        for c in api.sent("/cgi-bin/message/send")
+        if c.body["touser"] == userid and "news" in c.body
+    ]
+
+
 def test_report_alert_accept_progress_resolve_and_rate(
     client: TestClient, services: Services, api: FakeApi, resident: Resident
 ) -> None:
@@ -52,8 +61,10 @@ def test_report_alert_accept_progress_resolve_and_rate(
     assert code in resident.photo()
 
     drain(services)
-    cards = api.sent("/cgi-bin/message/send")
+    cards = [c for c in api.sent("/cgi-bin/message/send") if "textcard" in c.body]
     assert sorted(c.body["touser"] for c in cards) == ["liushifu", "zhangli"]  # grid worker and lighting team
+    # The photo sent after the report goes to whoever holds the ticket, as a picture they can open.
+    assert photos_to(api, "zhangli") == [(code, "http://example.invalid/p.jpg")]
     card = cards[0].body["textcard"]
     assert code in card["title"] and "照明" in card["title"]
     assert "3号楼东边的路灯坏了一个星期了" in card["description"] and "未登记" in card["description"]
@@ -112,6 +123,8 @@ def test_the_bot_asks_once_for_the_place_and_takes_a_location_message(
     assert ticket.place == "和平路1号" and ticket.latitude == 39.91
     assert ticket.assignee == "wangxiaoyan"  # no building: the duty worker
     assert actions(services, code) == ["created", "photo"]
+    drain(services)
+    assert photos_to(api, "wangxiaoyan") == [(code, "http://example.invalid/p.jpg")]
 
 
 def test_a_plain_answer_is_the_place_and_a_saved_address_is_used(
