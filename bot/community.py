@@ -73,6 +73,7 @@ class CommunitySpec(BaseModel):
     escalation: Escalation | None = None
     urgency: list[UrgencyRuleSpec] | None = None
     ticket_template_id: str | None = None
+    activity_template_id: str | None = None
     # Volunteering: points rules (the defaults apply when absent) and the rewards catalogue.
     points_rules: PointsRules = Field(default_factory=PointsRules)
     rewards: list[RewardSpec] = Field(default_factory=list)

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # (a community file's ticket_template_id takes precedence), and how often deadlines are checked.
     ticket_template_id: str = ""
     sla_check_seconds: float = 60.0
+    # Activities: the template message for a reminder when the resident's 48 h window has closed (a
+    # community file's activity_template_id takes precedence); without one such reminders are skipped.
+    activity_template_id: str = ""
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:

@@ -31,6 +31,7 @@ from bot.points_rules import (
     time_credit_for,
     within_checkin_window,
 )
+from bot.service_window import message_window_open
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.points import is_summary_request, month_summary
 from intents import Classification
@@ -401,23 +402,53 @@ class ActivityHandler:
 # --- reminders ---------------------------------------------------------------------------------------
 
 
-def send_due_reminders(session: Session, *, now: datetime, lead: timedelta | None = None) -> int:
-    """Queue a customer-service reminder for each sign-up whose activity starts soon; once per sign-up."""
+def send_due_reminders(session: Session, *, now: datetime, lead: timedelta | None = None, template_id: str = "") -> int:
+    """Queue a reminder for each sign-up whose activity starts soon; once per sign-up.
+
+    Inside the resident's 48 h window it is a customer-service message; residents usually sign up days
+    ahead, when the window has closed, so then it is a template message (the community file's
+    activity_template_id, else `template_id`). With neither, the reminder is skipped and logged: a message
+    WeChat would refuse helps nobody.
+    """
     lead = lead or timedelta(minutes=PointsRules().reminder_lead_minutes)
     queued = 0
     for signup, activity, resident in vrepo.due_reminders(session, now=now, lead=lead):
         if not resident.active:
             continue
-        place = f"，地点：{activity.place}" if activity.place else ""
-        text = (
-            f"提醒：您报名的“{activity.title}”将于 {format_time(activity.starts_at)} 开始{place}。"
-            f"到了现场发“签到 {activity.checkin_code}”签到。"
-        )
+        payload: dict[str, Any]
+        if message_window_open(resident, now):
+            place = f"，地点：{activity.place}" if activity.place else ""
+            text = (
+                f"提醒：您报名的“{activity.title}”将于 {format_time(activity.starts_at)} 开始{place}。"
+                f"到了现场发“签到 {activity.checkin_code}”签到。"
+            )
+            channel, payload = "wechat_custom", {"msgtype": "text", "text": {"content": text}}
+        else:
+            community = session.get(Community, activity.community_id) if activity.community_id else None
+            chosen = str(((community.config or {}) if community else {}).get("activity_template_id") or template_id)
+            if not chosen:
+                log.info(
+                    "activity %s: resident %s is outside the 48 h window and no template is set; not reminded",
+                    activity.id,
+                    resident.id,
+                )
+                continue
+            channel = "wechat_template"
+            payload = {
+                "template_id": chosen,
+                "data": {
+                    "first": {"value": "您报名的活动快开始了"},
+                    "keyword1": {"value": activity.title},
+                    "keyword2": {"value": format_time(activity.starts_at)},
+                    "keyword3": {"value": activity.place or "见活动通知"},
+                    "remark": {"value": f"到了现场发“签到 {activity.checkin_code}”签到"},
+                },
+            }
         row = repo.enqueue_outbox(
             session,
-            channel="wechat_custom",
+            channel=channel,
             recipient=resident.openid,
-            payload={"msgtype": "text", "text": {"content": text}, "resident_id": resident.id},
+            payload=payload | {"resident_id": resident.id},
             community_id=activity.community_id,
             now=now,
             dedupe_key=f"activity-reminder:{signup.id}",
@@ -435,7 +466,7 @@ def reminder_job(services: Services, *, every: timedelta = timedelta(minutes=1))
             return
         last[:] = [now]
         with services.sessions.begin() as session:
-            count = send_due_reminders(session, now=now)
+            count = send_due_reminders(session, now=now, template_id=services.settings.activity_template_id)
         if count:
             log.info("queued %d activity reminders", count)
 

@@ -85,6 +85,35 @@ def test_list_join_and_capacity(client: TestClient, services: Services, communit
         assert [r.recipient for r in reminders] == ["openid-a"]
 
 
+def test_a_reminder_after_the_48_hour_window_goes_as_a_template_message(
+    client: TestClient, services: Services, community: int, clock: Clock
+) -> None:
+    make_activity(services, start=T0 + timedelta(days=3), title="重阳节包饺子")
+    a, b = talk(client, "openid-a"), talk(client, "openid-b")
+    a.say("最近有什么活动")
+    assert "报名成功" in a.say("报名 1")
+    clock.advance(days=2, hours=12)
+    b.say("最近有什么活动")
+    assert "报名成功" in b.say("报名 1")  # b wrote 12 h before the reminder: still inside the window
+
+    due = T0 + timedelta(days=3) - timedelta(hours=1)
+    with services.sessions.begin() as session:
+        assert send_due_reminders(session, now=due) == 1  # no template anywhere: a is not reminded
+        rows = session.query(OutboxMessage).filter(OutboxMessage.dedupe_key.like("activity-reminder:%")).all()
+        assert [(r.recipient, r.channel) for r in rows] == [("openid-b", "wechat_custom")]
+        for row in rows:
+            session.delete(row)
+        for signup in session.query(vrepo.ActivitySignup):
+            signup.reminded_at = None
+        assert send_due_reminders(session, now=due, template_id="TPL-activity") == 2
+        rows = session.query(OutboxMessage).filter(OutboxMessage.dedupe_key.like("activity-reminder:%")).all()
+        by_openid = {r.recipient: r for r in rows}
+        assert by_openid["openid-a"].channel == "wechat_template"
+        assert by_openid["openid-a"].payload["template_id"] == "TPL-activity"
+        assert by_openid["openid-a"].payload["data"]["keyword1"]["value"] == "重阳节包饺子"
+        assert by_openid["openid-b"].channel == "wechat_custom"
+
+
 def test_check_in_only_within_the_window_and_only_once(
     client: TestClient, services: Services, community: int, clock: Clock
 ) -> None:
