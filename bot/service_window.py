@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.orm import Session
+
+from storage import repositories as repo
 from storage.models import Resident
 
 
@@ -51,7 +54,18 @@ def refusal(resident: Resident, *, sent_since_message: int, sent_since_event: in
     return f"no customer-service message allowed: {by_message}; {by_event}"
 
 
-def message_window_open(resident: Resident, now: datetime) -> bool:
-    """Whether the 48 h window is open: the one worth planning a queued push on (1 minute is too short)."""
+def message_window_open(resident: Resident, now: datetime, *, claimed: int = 0) -> bool:
+    """Whether a queued push can count on the 48 h window (1 minute is too short to plan on): it is open
+    and fewer than 5 customer-service messages have been sent or queued for the resident since it opened."""
     opened = resident.last_inbound_at
-    return opened is not None and now - opened < MESSAGE_WINDOW.length
+    return opened is not None and now - opened < MESSAGE_WINDOW.length and claimed < MESSAGE_WINDOW.limit
+
+
+def push_fits_window(session: Session, resident: Resident, now: datetime) -> bool:
+    """Whether a message queued now for the resident should go as a customer-service message (else by
+    template): the 48 h window is open with room left after what is already queued or sent in it."""
+    opened = resident.last_inbound_at
+    if opened is None:
+        return False
+    claimed = repo.custom_messages_claimed_since(session, recipient=resident.openid, since=opened)
+    return message_window_open(resident, now, claimed=claimed)

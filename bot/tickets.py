@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.crypto import DecryptionError, decrypt_phone
-from bot.service_window import message_window_open
+from bot.service_window import push_fits_window
 from bot.settings import Settings
 from bot.ticket_rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, rules_from_config, summary, urgency
 from bot.workdays import deadline_for, format_local, reminder_for
@@ -177,7 +177,7 @@ def notify_residents(
         if not resident.active:
             continue
         key = f"ticket:{ticket.code}:event:{event_id}:resident:{resident.id}"
-        if message_window_open(resident, now):
+        if push_fits_window(session, resident, now):
             payload: dict[str, Any] = {"msgtype": "text", "text": {"content": text}, "resident_id": resident.id}
             channel = "wechat_custom"
         elif template_id:

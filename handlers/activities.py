@@ -31,7 +31,7 @@ from bot.points_rules import (
     time_credit_for,
     within_checkin_window,
 )
-from bot.service_window import message_window_open
+from bot.service_window import push_fits_window
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.points import is_summary_request, month_summary
 from intents import Classification
@@ -416,7 +416,7 @@ def send_due_reminders(session: Session, *, now: datetime, lead: timedelta | Non
         if not resident.active:
             continue
         payload: dict[str, Any]
-        if message_window_open(resident, now):
+        if push_fits_window(session, resident, now):
             place = f"，地点：{activity.place}" if activity.place else ""
             text = (
                 f"提醒：您报名的“{activity.title}”将于 {format_time(activity.starts_at)} 开始{place}。"

@@ -155,6 +155,20 @@ def count_custom_messages_since(session: Session, *, resident_id: int, since: da
     ) or 0
 
 
+def custom_messages_claimed_since(session: Session, *, recipient: str, since: datetime) -> int:
+    """Customer-service messages queued for (or already sent to) a resident since `since`, dead ones aside."""
+    return session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.channel == "wechat_custom",
+            OutboxMessage.recipient == recipient,
+            OutboxMessage.status != "dead",
+            OutboxMessage.created_at >= since,
+        )
+    ) or 0
+
+
 def purge_message_text(session: Session, *, before: datetime) -> int:
     """Blank conversation text older than the retention period (PIPL art. 47); keep the metadata."""
     inbound = session.execute(

@@ -262,3 +262,22 @@ def test_a_recent_menu_click_does_not_reopen_a_closed_window(
     templates = api.sent("/cgi-bin/message/template/send")
     assert len(templates) == 1 and templates[0].body["data"]["keyword1"]["value"] == code
     assert customs_to(api, resident.openid) == []
+
+
+def test_updates_past_the_fifth_message_in_the_window_go_by_template(
+    client: TestClient, services: Services, api: FakeApi, resident: Resident
+) -> None:
+    # WeChat allows 5 customer-service messages per 48 h window; a sixth would be refused and lost.
+    code = code_in(resident.say("3号楼东边的路灯坏了"))
+    zhangli = worker(client, "zhangli")
+    zhangli.say(f"接单 {code}")
+    for step in range(5):
+        zhangli.say(f"进展 {code} 第{step + 1}次进展")
+    drain(services)
+    told = customs_to(api, resident.openid)
+    assert len(told) == 5 and "接单" in told[0]
+    templates = api.sent("/cgi-bin/message/template/send")
+    assert [t.body["data"]["keyword3"]["value"] for t in templates] == ["第5次进展"]
+    with services.sessions.begin() as session:
+        dead = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "dead")).all()
+        assert dead == []
