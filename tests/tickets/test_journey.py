@@ -224,14 +224,19 @@ def test_wecom_down_for_a_while_loses_no_alert_and_sends_none_twice(
         assert all(r.status == "sent" for r in session.scalars(select(OutboxMessage)))
 
 
+def age_last_message(services: Services, openid: str, age: timedelta) -> None:
+    """Pretend the resident's last message was sent `age` ago."""
+    with services.sessions.begin() as session:
+        row = session.scalar(select(ResidentRow).where(ResidentRow.openid == openid))
+        assert row is not None
+        row.last_inbound_at = utcnow() - age
+
+
 def test_a_closed_window_gets_a_template_message(
     client: TestClient, services: Services, api: FakeApi, resident: Resident
 ) -> None:
     code = code_in(resident.say("3号楼东边的路灯坏了"))
-    with services.sessions.begin() as session:
-        row = session.scalar(select(ResidentRow).where(ResidentRow.openid == resident.openid))
-        assert row is not None
-        row.last_inbound_at = utcnow() - timedelta(days=3)
+    age_last_message(services, resident.openid, timedelta(days=3))
     worker(client, "zhangli").say(f"接单 {code}")
     drain(services)
     templates = api.sent("/cgi-bin/message/template/send")
@@ -247,10 +252,7 @@ def test_a_recent_menu_click_does_not_reopen_a_closed_window(
     # A click opens only WeChat's 1 minute window: a ticket update sent as a customer-service message on
     # its strength would be refused with 45015 and the resident would never hear of it.
     code = code_in(resident.say("3号楼东边的路灯坏了"))
-    with services.sessions.begin() as session:
-        row = session.scalar(select(ResidentRow).where(ResidentRow.openid == resident.openid))
-        assert row is not None
-        row.last_inbound_at = utcnow() - timedelta(days=3)
+    age_last_message(services, resident.openid, timedelta(days=3))
     resident.click()
     with services.sessions.begin() as session:
         row = session.scalar(select(ResidentRow).where(ResidentRow.openid == resident.openid))
