@@ -403,16 +403,26 @@ class ActivityHandler:
 
 
 def send_due_reminders(session: Session, *, now: datetime, lead: timedelta | None = None, template_id: str = "") -> int:
-    """Queue a reminder for each sign-up whose activity starts soon; once per sign-up.
+    """Queue a reminder for each sign-up whose activity starts within its community's reminder lead
+    (points_rules.reminder_lead_minutes; `lead` overrides it); once per sign-up.
 
     Inside the resident's 48 h window it is a customer-service message; residents usually sign up days
     ahead, when the window has closed, so then it is a template message (the community file's
     activity_template_id, else `template_id`). With neither, the reminder is skipped and logged: a message
     WeChat would refuse helps nobody.
     """
-    lead = lead or timedelta(minutes=PointsRules().reminder_lead_minutes)
+    leads: list[tuple[int | None, timedelta]] = [
+        (c.id, lead or timedelta(minutes=rules_from_config(c.config).reminder_lead_minutes))
+        for c in repo.list_communities(session)
+    ]
+    leads.append((None, lead or timedelta(minutes=PointsRules().reminder_lead_minutes)))
+    due = [
+        row
+        for community_id, community_lead in leads
+        for row in vrepo.due_reminders(session, now=now, lead=community_lead, community_id=community_id)
+    ]
     queued = 0
-    for signup, activity, resident in vrepo.due_reminders(session, now=now, lead=lead):
+    for signup, activity, resident in due:
         if not resident.active:
             continue
         payload: dict[str, Any]

@@ -425,8 +425,11 @@ def join_activity(session: Session, *, activity_id: int, resident_id: int, now: 
     return "joined"
 
 
-def due_reminders(session: Session, *, now: datetime, lead: timedelta) -> list[tuple[ActivitySignup, Activity, Resident]]:
-    """Sign-ups whose activity starts within `lead` and that have not been reminded; marks them reminded."""
+def due_reminders(
+    session: Session, *, now: datetime, lead: timedelta, community_id: int | None
+) -> list[tuple[ActivitySignup, Activity, Resident]]:
+    """Sign-ups for one community's activities (None: activities of no community) starting within `lead`
+    that have not been reminded; marks them reminded."""
     rows = session.execute(
         select(ActivitySignup, Activity, Resident)
         .join(Activity, Activity.id == ActivitySignup.activity_id)
@@ -436,6 +439,7 @@ def due_reminders(session: Session, *, now: datetime, lead: timedelta) -> list[t
             Activity.status == "open",
             Activity.starts_at > now,
             Activity.starts_at <= now + lead,
+            Activity.community_id.is_(None) if community_id is None else Activity.community_id == community_id,
         )
         .order_by(ActivitySignup.id)
         .limit(200)

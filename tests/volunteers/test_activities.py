@@ -14,7 +14,7 @@ from bot.services import Services
 from bot.settings import get_settings
 from handlers.activities import create_activity_with_qr, send_due_reminders
 from storage import volunteers as vrepo
-from storage.models import OutboxMessage
+from storage.models import Community, OutboxMessage
 from tests.volunteers.conftest import T0, Clock, assert_ledger_balances, resident_id, talk
 
 
@@ -112,6 +112,22 @@ def test_a_reminder_after_the_48_hour_window_goes_as_a_template_message(
         assert by_openid["openid-a"].payload["template_id"] == "TPL-activity"
         assert by_openid["openid-a"].payload["data"]["keyword1"]["value"] == "重阳节包饺子"
         assert by_openid["openid-b"].channel == "wechat_custom"
+
+
+def test_each_community_sets_its_own_reminder_lead(
+    client: TestClient, services: Services, community: int, clock: Clock
+) -> None:
+    with services.sessions.begin() as session:
+        row = session.get(Community, community)
+        assert row is not None
+        row.config = {**row.config, "points_rules": {"reminder_lead_minutes": 24 * 60}}  # the evening before
+    make_activity(services, start=T0 + timedelta(days=2), title="社区义诊", community_id=community)
+    a = talk(client, "openid-a")
+    a.say("最近有什么活动")
+    assert "报名成功" in a.say("报名 1")
+    with services.sessions.begin() as session:
+        assert send_due_reminders(session, now=T0 + timedelta(hours=23)) == 0  # 25 h before
+        assert send_due_reminders(session, now=T0 + timedelta(hours=25)) == 1  # 23 h before
 
 
 def test_check_in_only_within_the_window_and_only_once(
