@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from bot.access import CallerDep, community_id_of, current_caller
+from bot.apiclient import scene_qr_maker
 from bot.points_rules import ACTIVITY_KINDS, month_bounds
 from bot.services import Services
 from bot.webhook import get_services
-from handlers.activities import activity_json, create_activity_with_qr
+from handlers.activities import activity_json, create_activity_with_qr, use_scene_qr
 from storage import volunteers as vrepo
 from storage.models import utcnow
 
@@ -73,9 +74,14 @@ def create_activity(body: ActivityIn, services: WorkerServices, caller: CallerDe
                 time_bank=body.time_bank,
                 created_by=created_by,
             )
-            return activity_json(activity)
+            data = activity_json(activity)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
+    scene_qr = scene_qr_maker(services.settings, services.sessions)
+    path = use_scene_qr(
+        services.sessions, activity_id=data["id"], data_dir=services.settings.data_dir, now=utcnow(), scene_qr=scene_qr
+    )
+    return data | ({"qr_path": path} if path else {})
 
 
 @router.get("/activities")

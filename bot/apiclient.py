@@ -147,6 +147,18 @@ class WeChatClient(_Client):
     def send_template(self, openid: str, template: dict[str, Any]) -> None:
         self.post("/cgi-bin/message/template/send", {"touser": openid, **template})
 
+    def create_scene_qr(self, scene: str, expire_seconds: int) -> str:
+        """A temporary QR code carrying `scene` (at most 30 days): scanning it sends us a SCAN event with
+        that EventKey, or a subscribe event with "qrscene_" + scene. Returns the text to draw as the QR."""
+        data = self.post(
+            "/cgi-bin/qrcode/create",
+            {"expire_seconds": expire_seconds, "action_name": "QR_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}},
+        )
+        url = str(data.get("url") or "")
+        if not url:
+            raise ApiError(-1, "qrcode/create answered without a url")
+        return url
+
 
 class WeComClient(_Client):
     """WeCom app messages to community workers."""
@@ -170,3 +182,11 @@ class WeComClient(_Client):
         data = self.post("/cgi-bin/message/send", body)
         if data.get("invaliduser"):
             raise ApiError(81013, f"invalid user {data['invaliduser']}")
+
+
+def scene_qr_maker(settings: Settings, sessions: sessionmaker[Session]) -> Callable[[str, int], str] | None:
+    """What draws check-in QR codes as WeChat scene codes, or None without an official account's
+    credentials (development): the QR then carries the text to type."""
+    if not (settings.wechat_app_id and settings.wechat_app_secret):
+        return None
+    return WeChatClient(settings, sessions).create_scene_qr

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Inbound, TextReply
 from bot.points_rules import (
@@ -65,15 +65,38 @@ def rules_for(session: Session, community_id: int | None) -> PointsRules:
 # --- creating activities --------------------------------------------------------------------------
 
 
-def write_qr(activity: vrepo.Activity, data_dir: Path) -> Path:
-    """A PNG residents can scan: it carries the check-in text they would otherwise type."""
+# A WeChat scene QR checks the scanner in; temporary scene codes live at most 30 days.
+CHECKIN_SCENE_PREFIX = "checkin-"
+MAX_SCENE_QR_SECONDS = 30 * 24 * 3600
+
+
+def write_qr(activity: vrepo.Activity, data_dir: Path, content: str | None = None) -> Path:
+    """A PNG for the venue: a WeChat scene code when `content` is one (scanning checks in), else the
+    check-in text residents would otherwise type."""
     import segno
 
     folder = data_dir / "activities"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"activity-{activity.id}-{activity.checkin_code}.png"
-    segno.make(f"签到 {activity.checkin_code}", error="m").save(str(path), scale=8, border=2)
+    segno.make(content or f"签到 {activity.checkin_code}", error="m").save(str(path), scale=8, border=2)
     return path
+
+
+def _scene_qr_content(
+    activity: vrepo.Activity, now: datetime, scene_qr: Callable[[str, int], str] | None
+) -> str | None:
+    if scene_qr is None:
+        return None
+    seconds = int((activity.ends_at - now).total_seconds()) + 3600
+    if seconds > MAX_SCENE_QR_SECONDS:
+        log.info("activity %s ends more than 30 days away; its QR carries the check-in text", activity.id)
+        return None
+    try:
+        return scene_qr(f"{CHECKIN_SCENE_PREFIX}{activity.id}", max(seconds, 60))
+    except Exception:
+        # The activity matters more than the kind of QR code: fall back to the text one.
+        log.warning("could not create a WeChat scene QR for activity %s", activity.id, exc_info=True)
+        return None
 
 
 def create_activity_with_qr(
@@ -94,6 +117,7 @@ def create_activity_with_qr(
     time_bank: bool = False,
     created_by: str = "",
 ) -> vrepo.Activity:
+    """Create an activity and its venue QR carrying the check-in text (see use_scene_qr for a better one)."""
     if kind not in KIND_NAMES:
         raise ValueError(f"kind must be one of {', '.join(KIND_NAMES)}")
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
@@ -126,6 +150,47 @@ def create_activity_with_qr(
     activity.qr_path = str(write_qr(activity, data_dir))
     session.flush()
     return activity
+
+
+def use_scene_qr(
+    sessions: sessionmaker[Session],
+    *,
+    activity_id: int,
+    data_dir: Path,
+    now: datetime,
+    scene_qr: Callable[[str, int], str] | None,
+) -> str | None:
+    """Redraw a new activity's QR as a WeChat scene code, so scanning it checks in; the new path, or None
+    when the text QR stays. Called after the activity is committed: no transaction waits on WeChat."""
+    with sessions.begin() as session:
+        activity = session.get(vrepo.Activity, activity_id)
+        if activity is None:
+            return None
+        session.expunge(activity)
+    content = _scene_qr_content(activity, now, scene_qr)
+    if content is None:
+        return None
+    path = str(write_qr(activity, data_dir, content))
+    with sessions.begin() as session:
+        stored = session.get(vrepo.Activity, activity_id)
+        if stored is not None:
+            stored.qr_path = path
+    return path
+
+
+def activity_for_scene(session: Session, scene: str) -> vrepo.Activity | None:
+    """The activity a check-in scene code ("checkin-12") stands for, if the scene is one."""
+    number = scene.removeprefix(CHECKIN_SCENE_PREFIX)
+    if not scene.startswith(CHECKIN_SCENE_PREFIX) or not number.isdigit():
+        return None
+    return session.get(vrepo.Activity, int(number))
+
+
+def check_in_by_scan(ctx: Context, activity: vrepo.Activity | None) -> TextReply:
+    """The resident scanned an activity's QR code at the venue."""
+    if activity is None or activity.status != "open":
+        return TextReply("这个签到二维码对应的活动已经结束或取消了。")
+    return _check_in(ctx, activity, _recent_location(ctx))
 
 
 def activity_json(activity: vrepo.Activity) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import EmptyReply, Inbound, TextReply
+from handlers.activities import CHECKIN_SCENE_PREFIX, activity_for_scene, check_in_by_scan
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.greeting import CAPABILITIES, WELCOME
 from intents import Classification
@@ -52,19 +53,41 @@ class SubscriptionHandler:
             ctx.end_dialogue()
             return EmptyReply()
         scene = (msg.event_key or "").removeprefix("qrscene_")
+        if scene.startswith(CHECKIN_SCENE_PREFIX):
+            return self._scanned_checkin(ctx, msg, scene)
         community = repo.community_by_scene(ctx.session, scene=scene) if scene else None
         if community is not None:
             assign_community(ctx, community)
         if msg.event in ("subscribe", "subscribe_scan"):
-            resident.active = True
-            resident.subscribed_at = ctx.now
-            resident.unsubscribed_at = None
+            self._subscribed(ctx)
             asked = ask_community_if_needed(ctx)
-            greeting = WELCOME if ctx.community is None else WELCOME.replace("社区的", f"{ctx.community.name}的", 1)
-            return TextReply(greeting + ("\n\n" + asked.text if asked else ""))
+            return TextReply(self._welcome(ctx) + ("\n\n" + asked.text if asked else ""))
         if community is not None:
             return TextReply(f"已为您登记为{community.name}的居民。\n" + CAPABILITIES)
         return UNHANDLED
+
+    def _scanned_checkin(self, ctx: Context, msg: Inbound, scene: str) -> Outcome:
+        """An activity's QR code scanned at the venue: follow if needed, then check in."""
+        activity = activity_for_scene(ctx.session, scene)
+        if ctx.community is None and activity is not None and activity.community_id is not None:
+            community = ctx.session.get(Community, activity.community_id)
+            if community is not None:
+                assign_community(ctx, community)
+        checked_in = check_in_by_scan(ctx, activity)
+        if msg.event in ("subscribe", "subscribe_scan"):
+            self._subscribed(ctx)
+            return TextReply(self._welcome(ctx) + "\n\n" + checked_in.text)
+        return checked_in
+
+    @staticmethod
+    def _subscribed(ctx: Context) -> None:
+        ctx.resident.active = True
+        ctx.resident.subscribed_at = ctx.now
+        ctx.resident.unsubscribed_at = None
+
+    @staticmethod
+    def _welcome(ctx: Context) -> str:
+        return WELCOME if ctx.community is None else WELCOME.replace("社区的", f"{ctx.community.name}的", 1)
 
 
 class CommunityChoiceFlow:
