@@ -69,7 +69,7 @@ CALIBRATION_FEATURES: Final = ("fused", "gap")
 # A message that repeats a stored question or paraphrase (n-gram Jaccard >= 0.8: the same text up to
 # punctuation, spaces or a character or two) is answered with confidence. The data the calibration was
 # fitted on has no such messages, so it cannot learn this; in that data the only wrong top hits with an
-# overlap of 0.8 or more were two near-duplicate entries of the knowledge base (the door-camera ones).
+# overlap of 0.8 or more were two near-duplicate entries of the knowledge base (the door-camera ones, since merged).
 VERBATIM_OVERLAP: Final = 0.8
 VERBATIM_SCORE: Final = 0.95
 
