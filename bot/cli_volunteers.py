@@ -222,8 +222,12 @@ def volunteer_report(
     community: Annotated[str | None, typer.Option("--community", help="community code")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Hours per volunteer for one month (stays checked out in that month, China time)."""
+    """Hours per volunteer for one month (stays checked out in that month, China time); audited as an export."""
+    import getpass
+
+    from storage import access
     from storage import volunteers as vrepo
+    from storage.models import utcnow
 
     try:
         start, end = month_bounds(month)
@@ -231,9 +235,24 @@ def volunteer_report(
         typer.echo("--month must look like 2026-11", err=True)
         raise typer.Exit(2) from exc
     services = _services()
-    with services.sessions.begin() as session:
-        lines = vrepo.hours_report(session, community_id=_community_id(session, community), start=start, end=end)
-    services.close()
+    try:
+        with services.sessions.begin() as session:
+            community_id = _community_id(session, community)
+            # An export of volunteers' names: on the audit log like the API's, in the same transaction.
+            access.record(
+                session,
+                actor=f"cli:{getpass.getuser()}",
+                key_id=None,
+                community_id=community_id,
+                action="export",
+                method="CLI",
+                path="volunteer report",
+                query={"month": month, "community": community or ""},
+                now=utcnow(),
+            )
+            lines = vrepo.hours_report(session, community_id=community_id, start=start, end=end)
+    finally:
+        services.close()
     rows = [{"name": x.name, "hours": x.minutes / 60, "sessions": x.sessions, "points": x.points} for x in lines]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))

@@ -165,4 +165,9 @@ def test_keys_are_issued_listed_and_revoked_from_the_command_line(
     assert "revoked" in runner.invoke(cli.app, ["key", "list"]).output
     assert runner.invoke(cli.app, ["key", "revoke", "424242"]).exit_code == 1
     assert runner.invoke(cli.app, ["audit", "list"]).exit_code == 0
+    # The command-line export of volunteers' hours is on the audit log too.
+    report = runner.invoke(cli.app, ["volunteer", "report", "--month", "2026-11", "--community", "heping"])
+    assert report.exit_code == 0, report.output
+    newest = runner.invoke(cli.app, ["audit", "list", "--limit", "1", "--json"]).output
+    assert '"action": "export"' in newest and '"path": "volunteer report"' in newest and '"actor": "cli:' in newest
     get_settings.cache_clear()
