@@ -246,35 +246,28 @@ def check_out(session: Session, *, resident_id: int, now: datetime, code: str | 
         ends_at=activity.ends_at,
         rules=rules,
     )
-    paid = 0
-    if points > 0:
+
+    def award(unit: vrepo.Unit, amount: int, reason: str) -> int:
+        """Pay once: the source key makes a second check-out of the same stay pay nothing."""
+        if amount <= 0:
+            return 0
         entry = vrepo.post_entry(
             session,
             resident_id=resident_id,
             community_id=activity.community_id or stay.community_id,
-            unit="points",
-            amount=points,
+            unit=unit,
+            amount=amount,
             kind="award",
-            reason=f"{KIND_NAMES.get(activity.kind, activity.kind)}：{activity.title}",
+            reason=reason,
             now=now,
-            source_key=vrepo.award_key(resident_id=resident_id, activity_id=activity.id, kind="points"),
+            source_key=vrepo.award_key(resident_id=resident_id, activity_id=activity.id, kind=unit),
             activity_id=activity.id,
         )
-        paid = entry.amount if entry is not None else 0
+        return entry.amount if entry is not None else 0
+
+    paid = award("points", points, f"{KIND_NAMES.get(activity.kind, activity.kind)}：{activity.title}")
     credit = time_credit_for(minutes, rules) if activity.time_bank else 0
-    if credit > 0:
-        vrepo.post_entry(
-            session,
-            resident_id=resident_id,
-            community_id=activity.community_id or stay.community_id,
-            unit="minutes",
-            amount=credit,
-            kind="award",
-            reason=f"时间银行：{activity.title}",
-            now=now,
-            source_key=vrepo.award_key(resident_id=resident_id, activity_id=activity.id, kind="minutes"),
-            activity_id=activity.id,
-        )
+    award("minutes", credit, f"时间银行：{activity.title}")
     return CheckoutResult("done", activity.title, minutes, paid, credit)
 
 
