@@ -54,18 +54,10 @@ def refusal(resident: Resident, *, sent_since_message: int, sent_since_event: in
     return f"no customer-service message allowed: {by_message}; {by_event}"
 
 
-def message_window_open(resident: Resident, now: datetime, *, claimed: int = 0) -> bool:
-    """Whether a queued push can count on the 48 h window (1 minute is too short to plan on): it is open
-    and fewer than 5 customer-service messages have been sent or queued for the resident since it opened."""
-    opened = resident.last_inbound_at
-    return opened is not None and now - opened < MESSAGE_WINDOW.length and claimed < MESSAGE_WINDOW.limit
-
-
 def push_fits_window(session: Session, resident: Resident, now: datetime) -> bool:
     """Whether a message queued now for the resident should go as a customer-service message (else by
-    template): the 48 h window is open with room left after what is already queued or sent in it."""
+    template): the 48 h window is open with room left after what is already queued or sent in it. The
+    1 minute window after a click is too short to plan a queued message on."""
     opened = resident.last_inbound_at
-    if opened is None:
-        return False
-    claimed = repo.custom_messages_claimed_since(session, recipient=resident.openid, since=opened)
-    return message_window_open(resident, now, claimed=claimed)
+    claimed = repo.custom_messages_claimed_since(session, recipient=resident.openid, since=opened) if opened else 0
+    return _refusal(MESSAGE_WINDOW, opened, claimed, now) is None
