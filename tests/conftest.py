@@ -19,6 +19,7 @@ from tests.support.databases import (
     postgres_database,
     sqlite_template,
 )
+from tests.support.fake_api import FakeApi, fake_api
 
 # A real 43-character EncodingAESKey, as WeChat generates them, used only by the tests.
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -101,3 +102,20 @@ def services(settings: Settings) -> Iterator[Services]:
 def client(services: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services.settings, services)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def _api_server() -> Iterator[FakeApi]:
+    with fake_api() as server:
+        yield server
+
+
+@pytest.fixture
+def api(_api_server: FakeApi) -> FakeApi:
+    """A fake WeChat / WeCom API server, one per module (stopping one takes half a second), with a clean
+    slate per test."""
+    _api_server.calls.clear()
+    _api_server.failures.clear()
+    _api_server.down = False
+    _api_server.token_counter = 0
+    return _api_server

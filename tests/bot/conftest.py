@@ -1,25 +1,27 @@
-"""Fixtures for the edge: a fake WeChat / WeCom API server shared by a test module."""
+"""Fixtures for the webhook tests: the bundled knowledge base loaded once per run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.fake_api import FakeApi, fake_api
+from bot import services as services_module
 
-
-@pytest.fixture(scope="module")
-def _api_server() -> Iterator[FakeApi]:
-    with fake_api() as server:
-        yield server
+_shared_indexes: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 @pytest.fixture
-def api(_api_server: FakeApi) -> FakeApi:
-    """One fake API server per module (stopping one takes half a second), with a clean slate per test."""
-    _api_server.calls.clear()
-    _api_server.failures.clear()
-    _api_server.down = False
-    _api_server.token_counter = 0
-    return _api_server
+def knowledge_index_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The team's bundled entries are identical in every data dir: load them once per run instead of
+    re-reading the files at each app start-up (about a second each)."""
+    real = services_module.knowledge_index_for
+
+    def shared(setting: str, data_dir: Path, collections: tuple[str, ...]) -> Any:
+        key = (setting, collections)
+        if key not in _shared_indexes:
+            _shared_indexes[key] = real(setting, data_dir, collections)
+        return _shared_indexes[key]
+
+    monkeypatch.setattr(services_module, "knowledge_index_for", shared)

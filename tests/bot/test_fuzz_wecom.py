@@ -30,6 +30,8 @@ WECOM_TOKEN = "wecom-token-for-fuzz"
 WECOM_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 CRYPTO = WeChatCrypto(WECOM_TOKEN, WECOM_AES_KEY, CORP_ID)
 
+pytestmark = pytest.mark.usefixtures("knowledge_index_built_once")
+
 
 @pytest.fixture
 def wecom_client(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Services]]:

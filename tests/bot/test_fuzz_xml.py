@@ -6,7 +6,6 @@ import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
@@ -16,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wechatpy.crypto import PrpCrypto
 
-from bot import services as services_module
 from bot.app import create_app
 from bot.services import Services
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
@@ -32,21 +30,7 @@ FUZZ = settings(
 )
 ACCEPTABLE = {200, 400}
 
-_shared_indexes: dict[tuple[str, tuple[str, ...]], Any] = {}
-
-
-@pytest.fixture(autouse=True)
-def _knowledge_index_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bundled entries are the same in every data dir: load them once per run, not per app start-up."""
-    real = services_module.knowledge_index_for
-
-    def shared(setting: str, data_dir: Path, collections: tuple[str, ...]) -> Any:
-        key = (setting, collections)
-        if key not in _shared_indexes:
-            _shared_indexes[key] = real(setting, data_dir, collections)
-        return _shared_indexes[key]
-
-    monkeypatch.setattr(services_module, "knowledge_index_for", shared)
+pytestmark = pytest.mark.usefixtures("knowledge_index_built_once")
 
 
 @pytest.fixture

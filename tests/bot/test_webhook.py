@@ -22,7 +22,6 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
-from bot import services as services_module
 from bot import webhook
 from bot.app import create_app
 from bot.outbox import drain_once, make_senders
@@ -41,22 +40,7 @@ UNKNOWN_AES_KEY = "Zyxwvutsrqponmlkjihgfedcba9876543210ABCDEFG"
 
 # --- helpers -----------------------------------------------------------------------------------------
 
-_shared_indexes: dict[tuple[str, tuple[str, ...]], Any] = {}
-
-
-@pytest.fixture(autouse=True)
-def _knowledge_index_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test here answers from the team's bundled entries, identical in every data dir: load them
-    once per run instead of re-reading the files at each app start-up (about a second each)."""
-    real = services_module.knowledge_index_for
-
-    def shared(setting: str, data_dir: Path, collections: tuple[str, ...]) -> Any:
-        key = (setting, collections)
-        if key not in _shared_indexes:
-            _shared_indexes[key] = real(setting, data_dir, collections)
-        return _shared_indexes[key]
-
-    monkeypatch.setattr(services_module, "knowledge_index_for", shared)
+pytestmark = pytest.mark.usefixtures("knowledge_index_built_once")
 
 
 @pytest.fixture

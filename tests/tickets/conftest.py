@@ -19,7 +19,7 @@ from bot.services import Services
 from bot.settings import Settings
 from storage.models import utcnow
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
-from tests.support.fake_api import FakeApi, fake_api
+from tests.support.fake_api import FakeApi
 from tests.support.wechat import FakeWeChat
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "community.yaml"
@@ -27,12 +27,6 @@ CORP_ID = "ww-test-corp"
 WECOM_TOKEN = "wecom-token-for-tests"
 WECOM_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApi]:
-    with fake_api() as fake:
-        yield fake
 
 
 @pytest.fixture
