@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from bot.access import CallerDep, community_id_of, current_caller
-from bot.apiclient import scene_qr_maker
 from bot.points_rules import ACTIVITY_KINDS, month_bounds
 from bot.services import Services
 from bot.webhook import get_services
@@ -77,10 +76,7 @@ def create_activity(body: ActivityIn, services: WorkerServices, caller: CallerDe
             data = activity_json(activity)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
-    scene_qr = scene_qr_maker(services.settings, services.sessions)
-    path = use_scene_qr(
-        services.sessions, activity_id=data["id"], data_dir=services.settings.data_dir, now=utcnow(), scene_qr=scene_qr
-    )
+    path = use_scene_qr(services.settings, services.sessions, activity_id=data["id"], now=utcnow())
     return data | ({"qr_path": path} if path else {})
 
 

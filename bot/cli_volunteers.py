@@ -67,7 +67,6 @@ def activity_create(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Create an activity; prints its check-in code and the QR image written for it."""
-    from bot.apiclient import scene_qr_maker
     from handlers.activities import activity_json, create_activity_with_qr, use_scene_qr
     from storage.models import utcnow
 
@@ -95,10 +94,7 @@ def activity_create(
                 created_by="cli",
             )
             data = activity_json(activity)
-        scene_qr = scene_qr_maker(services.settings, services.sessions)
-        path = use_scene_qr(
-            services.sessions, activity_id=data["id"], data_dir=services.settings.data_dir, now=utcnow(), scene_qr=scene_qr
-        )
+        path = use_scene_qr(services.settings, services.sessions, activity_id=data["id"], now=utcnow())
         data["qr_path"] = path or data["qr_path"]
     except ValueError as exc:
         typer.echo(str(exc), err=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.apiclient import scene_qr_maker
 from bot.messages import Inbound, TextReply
 from bot.points_rules import (
     KIND_NAMES,
@@ -42,6 +43,7 @@ from storage.models import Community, DialogueState
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -152,25 +154,19 @@ def create_activity_with_qr(
     return activity
 
 
-def use_scene_qr(
-    sessions: sessionmaker[Session],
-    *,
-    activity_id: int,
-    data_dir: Path,
-    now: datetime,
-    scene_qr: Callable[[str, int], str] | None,
-) -> str | None:
+def use_scene_qr(settings: Settings, sessions: sessionmaker[Session], *, activity_id: int, now: datetime) -> str | None:
     """Redraw a new activity's QR as a WeChat scene code, so scanning it checks in; the new path, or None
-    when the text QR stays. Called after the activity is committed: no transaction waits on WeChat."""
+    when the text QR stays (no official account configured, or WeChat failed). Called after the activity
+    is committed: no transaction waits on WeChat."""
     with sessions.begin() as session:
         activity = session.get(vrepo.Activity, activity_id)
         if activity is None:
             return None
         session.expunge(activity)
-    content = _scene_qr_content(activity, now, scene_qr)
+    content = _scene_qr_content(activity, now, scene_qr_maker(settings, sessions))
     if content is None:
         return None
-    path = str(write_qr(activity, data_dir, content))
+    path = str(write_qr(activity, settings.data_dir, content))
     with sessions.begin() as session:
         stored = session.get(vrepo.Activity, activity_id)
         if stored is not None:

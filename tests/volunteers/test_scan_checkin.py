@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,30 +10,16 @@ import pytest
 import segno
 from fastapi.testclient import TestClient
 
-from bot.apiclient import scene_qr_maker
 from bot.services import Services
 from bot.settings import Settings
 from handlers.activities import create_activity_with_qr, use_scene_qr
 from storage import repositories as repo
 from storage import volunteers as vrepo
 from tests.conftest import make_settings
-from tests.support.fake_api import FakeApi, fake_api
+from tests.support.fake_api import FakeApi
 from tests.volunteers.conftest import T0, Clock, talk
 
 QR_CREATE = "/cgi-bin/qrcode/create"
-
-
-@pytest.fixture(scope="module")
-def _api_server() -> Iterator[FakeApi]:
-    with fake_api() as server:
-        yield server
-
-
-@pytest.fixture
-def api(_api_server: FakeApi) -> FakeApi:
-    _api_server.calls.clear()
-    _api_server.down = False
-    return _api_server
 
 
 @pytest.fixture
@@ -55,13 +40,7 @@ def create(services: Services, community: int) -> vrepo.Activity:
             community_id=community,
         )
         activity_id = activity.id
-    use_scene_qr(
-        services.sessions,
-        activity_id=activity_id,
-        data_dir=services.settings.data_dir,
-        now=T0,
-        scene_qr=scene_qr_maker(services.settings, services.sessions),
-    )
+    use_scene_qr(services.settings, services.sessions, activity_id=activity_id, now=T0)
     with services.sessions.begin() as session:
         stored = session.get(vrepo.Activity, activity_id)
         assert stored is not None
