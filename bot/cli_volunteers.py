@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +29,17 @@ def _services() -> Services:
     from bot.services import Services
 
     return Services(_settings())
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One transaction for a command; the database connections are closed after it, however it ends."""
+    services = _services()
+    try:
+        with services.sessions.begin() as session:
+            yield session
+    finally:
+        services.close()
 
 
 def _community_id(session: Session, code: str | None) -> int | None:
@@ -116,10 +129,8 @@ def activity_list(
     from handlers.activities import activity_json
     from storage import volunteers as vrepo
 
-    services = _services()
-    with services.sessions.begin() as session:
+    with _session() as session:
         rows = [activity_json(a) for a in vrepo.list_activities(session, community_id=_community_id(session, community))]
-    services.close()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -137,16 +148,13 @@ def points_reverse(
     from storage import volunteers as vrepo
     from storage.models import utcnow
 
-    services = _services()
     try:
-        with services.sessions.begin() as session:
+        with _session() as session:
             entry = vrepo.reverse_entry(session, entry_id=entry_id, reason=reason, worker=worker, now=utcnow())
             typer.echo(f"entry {entry.id} reverses {entry_id}: {entry.amount:+d} {entry.unit}")
     except vrepo.LedgerError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
-    finally:
-        services.close()
 
 
 @voucher_app.command("use")
@@ -159,9 +167,8 @@ def voucher_use(
     from storage import volunteers as vrepo
     from storage.models import utcnow
 
-    services = _services()
     try:
-        with services.sessions.begin() as session:
+        with _session() as session:
             vrepo.use_voucher(
                 session, code=code, worker=worker, now=utcnow(), community_id=_community_id(session, community)
             )
@@ -169,8 +176,6 @@ def voucher_use(
     except vrepo.VoucherRefused as exc:
         typer.echo(f"refused: voucher {code.upper()} {exc.reason}", err=True)
         raise typer.Exit(1) from exc
-    finally:
-        services.close()
 
 
 @reward_app.command("list")
@@ -178,15 +183,11 @@ def reward_list(community: Annotated[str, typer.Option("--community", help="comm
     """The community's rewards: name, price in points, stock left."""
     from storage import volunteers as vrepo
 
-    services = _services()
-    try:
-        with services.sessions.begin() as session:
-            community_id = _community_id(session, community)
-            assert community_id is not None
-            for reward in vrepo.rewards_for(session, community_id=community_id):
-                typer.echo(f"{reward.name}\t{reward.points_price} 分\t库存 {reward.stock}")
-    finally:
-        services.close()
+    with _session() as session:
+        community_id = _community_id(session, community)
+        assert community_id is not None
+        for reward in vrepo.rewards_for(session, community_id=community_id):
+            typer.echo(f"{reward.name}\t{reward.points_price} 分\t库存 {reward.stock}")
 
 
 @reward_app.command("stock")
@@ -198,9 +199,8 @@ def reward_stock(
     """Restock a reward (the community file seeds stock only when an item first appears)."""
     from storage import volunteers as vrepo
 
-    services = _services()
     try:
-        with services.sessions.begin() as session:
+        with _session() as session:
             community_id = _community_id(session, community)
             assert community_id is not None
             reward = vrepo.change_stock(session, community_id=community_id, name=name, by=add)
@@ -208,8 +208,6 @@ def reward_stock(
     except vrepo.LedgerError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
-    finally:
-        services.close()
 
 
 @volunteer_app.command("report")
@@ -230,25 +228,21 @@ def volunteer_report(
     except ValueError as exc:
         typer.echo("--month must look like 2026-11", err=True)
         raise typer.Exit(2) from exc
-    services = _services()
-    try:
-        with services.sessions.begin() as session:
-            community_id = _community_id(session, community)
-            # An export of volunteers' names: on the audit log like the API's, in the same transaction.
-            access.record(
-                session,
-                actor=f"cli:{getpass.getuser()}",
-                key_id=None,
-                community_id=community_id,
-                action="export",
-                method="CLI",
-                path="volunteer report",
-                query={"month": month, "community": community or ""},
-                now=utcnow(),
-            )
-            lines = vrepo.hours_report(session, community_id=community_id, start=start, end=end)
-    finally:
-        services.close()
+    with _session() as session:
+        community_id = _community_id(session, community)
+        # An export of volunteers' names: on the audit log like the API's, in the same transaction.
+        access.record(
+            session,
+            actor=f"cli:{getpass.getuser()}",
+            key_id=None,
+            community_id=community_id,
+            action="export",
+            method="CLI",
+            path="volunteer report",
+            query={"month": month, "community": community or ""},
+            now=utcnow(),
+        )
+        lines = vrepo.hours_report(session, community_id=community_id, start=start, end=end)
     rows = [{"name": x.name, "hours": x.minutes / 60, "sessions": x.sessions, "points": x.points} for x in lines]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
