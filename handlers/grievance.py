@@ -10,8 +10,10 @@ from bot.ticket_rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, fi
 from bot.tickets import add_photo, report
 from bot.workdays import format_local
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.residents import ask_community
 from intents import Classification, Intent
 from intents.numbers import to_int
+from storage import repositories as repo
 from storage import tickets as store
 from storage.models import DialogueState
 
@@ -40,7 +42,13 @@ def submit(
 ) -> TextReply:
     community = ctx.community
     if community is None:
-        return TextReply("抱歉，还不知道您是哪个社区的居民，暂时没法登记。请直接联系居委会。")
+        # A ticket cannot be routed without a community: ask again, even if the resident let the first
+        # question pass, and file the report once they answer.
+        communities = repo.list_communities(ctx.session)
+        if not communities:
+            return TextReply("抱歉，还不知道您是哪个社区的居民，暂时没法登记。请直接联系居委会。")
+        asked = ask_community(ctx, communities, pending_text=text)
+        return TextReply("登记报修要先知道您住在哪个社区。" + asked.text)
     intake = report(
         ctx.session,
         ctx.settings,

@@ -37,6 +37,11 @@ def ask_community_if_needed(ctx: Context, *, pending_text: str = "") -> TextRepl
         return None
     if ctx.resident.community_asked_at is not None:
         return None
+    return ask_community(ctx, communities, pending_text=pending_text)
+
+
+def ask_community(ctx: Context, communities: list[Community], *, pending_text: str = "") -> TextReply:
+    """Ask which community the resident lives in; `pending_text` is handled again once they answer."""
     ctx.resident.community_asked_at = ctx.now
     ctx.start_dialogue(CHOOSE_FLOW, "choose", {"pending_text": pending_text})
     return TextReply(_community_menu(communities))

@@ -283,3 +283,16 @@ def test_updates_past_the_fifth_message_in_the_window_go_by_template(
     with services.sessions.begin() as session:
         dead = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "dead")).all()
         assert dead == []
+
+
+def test_a_report_from_a_resident_who_skipped_the_community_question_is_filed_after_asking_again(
+    client: TestClient, wechat: FakeWeChat, services: Services
+) -> None:
+    newcomer = Resident(client, wechat, "openid-no-community")  # followed without a community's QR code
+    assert "哪个社区" in newcomer.say("你好")
+    again = newcomer.say("6号楼的消防通道被车堵住了")  # the question was not answered
+    assert "登记报修要先知道您住在哪个社区" in again and "1. 和平社区" in again
+    code = code_in(newcomer.say("1"))
+    ticket = load(services, code)
+    assert (ticket.building, ticket.colour) == ("6", "red")
+    assert actions(services, code) == ["created"]
