@@ -18,12 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.community import load_communities, parse_community_file  # noqa: E402
 from bot.knowledge import collections_from_setting, intent_model_for, knowledge_index_for  # noqa: E402
-from bot.messages import Inbound, reply_text  # noqa: E402
 from bot.pipeline import handle_message, record_message  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from handlers.communities import load_communities, parse_community_file  # noqa: E402
+from handlers.messages import Inbound, reply_text  # noqa: E402
 from storage.db import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import utcnow  # noqa: E402

@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-from bot import api, api_volunteers, webhook, wecom
-from bot.access import AuditStatusMiddleware
+from bot import webhook, wecom
+from bot.api import tickets as tickets_api
+from bot.api import volunteers as volunteers_api
+from bot.api.deps import AuditStatusMiddleware
 from bot.outbox import OutboxWorker
 from bot.scheduler import scheduled_jobs
 from bot.services import Services
@@ -48,8 +50,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(AuditStatusMiddleware)
     app.include_router(webhook.router)
     app.include_router(wecom.router)
-    app.include_router(api.router)
-    app.include_router(api_volunteers.router)
+    app.include_router(tickets_api.router)
+    app.include_router(volunteers_api.router)
 
     @app.get("/healthz")
     def healthz() -> PlainTextResponse:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.messages import Inbound, Reply
 from handlers.base import UNHANDLED, Context, Router
+from handlers.messages import Inbound, Reply
 from intents import Classification, Classifier, Intent
 
 log = logging.getLogger(__name__)

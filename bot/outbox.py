@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import service_window
-from bot.apiclient import ApiError, WeChatClient, WeComClient
+from bot.clients import ApiError, WeChatClient, WeComClient
 from bot.services import Services
+from handlers import service_window
 from storage import repositories as repo
 from storage.models import OutboxMessage, Resident, utcnow
 
@@ -59,16 +59,19 @@ def _message_body(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sent_since(session: Session, *, channel: str, recipient: str, since: datetime) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.recipient == recipient,
-            OutboxMessage.status == "sent",
-            OutboxMessage.sent_at >= since,
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.recipient == recipient,
+                OutboxMessage.status == "sent",
+                OutboxMessage.sent_at >= since,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 class Senders:
@@ -170,7 +173,9 @@ def _deliver(services: Services, senders: dict[str, Send], job: Job, now: dateti
 
 def log_only(session: Session, job: Job, now: datetime) -> None:
     """Development without API credentials: show what would be sent instead of calling WeChat."""
-    log.info("development: not sent (no credentials) %s to %s: %s", job.channel, job.recipient, _message_body(job.payload))
+    log.info(
+        "development: not sent (no credentials) %s to %s: %s", job.channel, job.recipient, _message_body(job.payload)
+    )
 
 
 def make_senders(services: Services) -> dict[str, Send]:

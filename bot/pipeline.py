@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.dispatcher import URGENT
-from bot.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
 from bot.services import Services
 from handlers.base import Context
+from handlers.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
 from handlers.residents import CHOOSE_FLOW, ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
@@ -218,9 +218,7 @@ def _record_reply(ctx: Context, reply: Reply, *, in_response: bool) -> None:
         )
 
 
-def _apologise(
-    services: Services, msg: Inbound, inbound_id: int, *, handoff: Handoff | None, now: datetime
-) -> Handled:
+def _apologise(services: Services, msg: Inbound, inbound_id: int, *, handoff: Handoff | None, now: datetime) -> Handled:
     cls = Classification(Intent.UNKNOWN, 0.0, "error")
     reply = TextReply(APOLOGY)
     # If this write fails too, the exception reaches the webhook, which answers 503 so WeChat retries.

@@ -1,14 +1,19 @@
-"""The periodic jobs a worker runs besides draining the outbox: deadlines, reminders, retention."""
+"""The periodic jobs a worker runs besides draining the outbox: deadlines, reminders, retention.
+
+Each job is a plain function of `now` wrapped by `throttled`, so the outbox loop may call every job on
+every tick and each still runs at most once per its interval.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.services import Services
-from bot.sla import sla_job
-from handlers.activities import reminder_job
+from handlers.tickets.sla import SlaReport, check_deadlines
+from handlers.volunteering.activities import send_due_reminders
 from storage import repositories as repo
 
 log = logging.getLogger(__name__)
@@ -16,21 +21,60 @@ log = logging.getLogger(__name__)
 Job = Callable[[datetime], None]
 
 
-def retention_job(services: Services, *, every: timedelta = timedelta(hours=1)) -> Job:
-    """Blank conversation text older than SHEGONG_RETENTION_DAYS (PIPL art. 47); metadata stays."""
+def throttled(every: timedelta, run: Job) -> Job:
+    """`run` at most once per `every`, however often (and from however many threads) the job is called."""
+    lock = threading.Lock()
     last: list[datetime] = []
 
+    def job(now: datetime) -> None:
+        with lock:
+            if last and now - last[0] < every:
+                return
+            last[:] = [now]
+        run(now)
+
+    return job
+
+
+def run_sla_check(services: Services, *, now: datetime) -> SlaReport:
+    with services.sessions.begin() as session:
+        return check_deadlines(session, services.settings, now=now)
+
+
+def sla_job(services: Services) -> Job:
+    """Reminds and escalates late tickets, at most every `sla_check_seconds`."""
+
     def run(now: datetime) -> None:
-        if last and now - last[0] < every:
-            return
-        last[:] = [now]
+        report = run_sla_check(services, now=now)
+        if report.reminded or report.escalated:
+            log.info("SLA check: %d reminded, %d escalated", report.reminded, report.escalated)
+
+    return throttled(timedelta(seconds=services.settings.sla_check_seconds), run)
+
+
+def reminder_job(services: Services, *, every: timedelta = timedelta(minutes=1)) -> Job:
+    """Queues reminders for activities about to start."""
+
+    def run(now: datetime) -> None:
+        with services.sessions.begin() as session:
+            count = send_due_reminders(session, now=now, template_id=services.settings.activity_template_id)
+        if count:
+            log.info("queued %d activity reminders", count)
+
+    return throttled(every, run)
+
+
+def retention_job(services: Services, *, every: timedelta = timedelta(hours=1)) -> Job:
+    """Blank conversation text older than SHEGONG_RETENTION_DAYS (PIPL art. 47); metadata stays."""
+
+    def run(now: datetime) -> None:
         before = now - timedelta(days=services.settings.retention_days)
         with services.sessions.begin() as session:
             purged = repo.purge_message_text(session, before=before)
         if purged:
             log.info("purged the text of %d messages older than %s", purged, before.date())
 
-    return run
+    return throttled(every, run)
 
 
 def scheduled_jobs(services: Services) -> list[Job]:

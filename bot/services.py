@@ -1,17 +1,25 @@
-"""The long-lived pieces a process builds once: database, classifier, dispatcher (and later, indexes)."""
+"""The long-lived pieces a process builds once: database, classifier, dispatcher, knowledge index.
+
+`Services` is the `handlers.runtime.Runtime` that handlers see through their Context.
+"""
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clients import scene_qr_maker
 from bot.dispatcher import Dispatcher
 from bot.knowledge import collections_from_setting, intent_model_for, knowledge_index_for
 from bot.settings import Settings
-from handlers import build_router
+from handlers.base import Context
+from handlers.messages import Inbound, Reply
+from handlers.router import build_router
+from handlers.volunteering.activities import use_scene_qr
 from intents.classifier import RuleFirstClassifier
 from knowledge_base.index import KnowledgeIndex
 from storage.db import make_engine, make_sessionmaker
@@ -41,6 +49,20 @@ class Services:
     @cached_property
     def dispatcher(self) -> Dispatcher:
         return Dispatcher(build_router(), self.classifier)
+
+    def answer(self, ctx: Context, msg: Inbound) -> Reply:
+        return self.dispatcher.dispatch(ctx, msg).reply
+
+    def redraw_checkin_qr(self, *, activity_id: int, now: datetime) -> str | None:
+        """Make a committed activity's QR a WeChat scene code when the official account allows (see
+        handlers.volunteering.activities.use_scene_qr); the new path, or None."""
+        return use_scene_qr(
+            self.sessions,
+            data_dir=self.settings.data_dir,
+            scene_qr=scene_qr_maker(self.settings, self.sessions),
+            activity_id=activity_id,
+            now=now,
+        )
 
     def warm_up(self) -> None:
         with self._lock:

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.messages import Inbound, Reply
 from bot.pipeline import Handled, Handoff, handle_message, record_message, stored_reply
 from bot.services import Services
 from bot.wechat import (
@@ -25,6 +24,7 @@ from bot.wechat import (
     timestamp_fresh,
     to_inbound,
 )
+from handlers.messages import Inbound, Reply
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -25,7 +25,7 @@ from wechatpy.replies import ArticlesReply as WxArticlesReply
 from wechatpy.replies import ImageReply as WxImageReply
 from wechatpy.replies import TextReply as WxTextReply
 
-from bot.messages import EmptyReply, ImageReply, Inbound, NewsReply, Reply, TextReply
+from handlers.messages import EmptyReply, ImageReply, Inbound, NewsReply, Reply, TextReply
 
 
 class BadSignature(Exception):

@@ -1,7 +1,7 @@
 """GET/POST /wecom: the WeCom (企业微信) app callback, where community workers act on tickets by message.
 
 Protocol work as in bot/webhook.py (signature, timestamp window, AES with the corp id as receive id);
-the command itself is handled by bot.tickets in one transaction, and the answer goes back encrypted.
+the command itself is handled by handlers.tickets.workflow in one transaction, and the answer goes back encrypted.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from bot.services import Services
-from bot.tickets import WORKER_HELP, act, parse_worker_command
 from bot.webhook import get_services
 from bot.wechat import BadMessage, Codec, new_nonce, parse_envelope, sha1_signature, signature_matches, timestamp_fresh
+from handlers.tickets.actions import WORKER_HELP, act, parse_worker_command
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.messages import Inbound, Reply
+from handlers.messages import Inbound, Reply
 from intents import Classification, Intent
 from storage import repositories as repo
 from storage.models import Community, DialogueState, Resident
 
 if TYPE_CHECKING:
-    from bot.services import Services
-    from bot.settings import Settings
+    from handlers.runtime import Runtime, Settings
 
 
 class _Unhandled(enum.Enum):
@@ -34,7 +33,7 @@ class Context:
 
     session: Session
     settings: Settings
-    services: Services
+    services: Runtime
     resident: Resident
     now: datetime
     inbound_id: int | None = None

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.messages import Inbound, TextReply
 from handlers.base import Context, Outcome
+from handlers.messages import Inbound, TextReply
 from handlers.notify import alert_duty_worker
 from intents import Classification, Intent
 

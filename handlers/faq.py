@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.crypto import DecryptionError, decrypt_phone
-from bot.messages import Inbound, TextReply
 from handlers.base import UNHANDLED, Context, Outcome
-from handlers.notify import duty_worker, mask_phone
+from handlers.messages import Inbound, TextReply
+from handlers.notify import duty_worker
+from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from intents import Classification, Intent
 from intents.numbers import to_int
 from knowledge_base.entries import Entry
@@ -73,7 +73,7 @@ def open_consultation(ctx: Context, *, domain: str, question: str) -> TextReply:
     """Record the question and alert the consultant (or the worker on duty), naming volunteers who can help."""
     assignee = consultants_for(ctx, domain)
     contacts = volunteer_contacts(ctx, domain)
-    volunteers = f"<div class=\"normal\">可请志愿者：{'、'.join(contacts)}</div>" if contacts else ""
+    volunteers = f'<div class="normal">可请志愿者：{"、".join(contacts)}</div>' if contacts else ""
     consultation = create_consultation(
         ctx.session,
         community_id=ctx.community_id,
@@ -93,8 +93,8 @@ def open_consultation(ctx: Context, *, domain: str, question: str) -> TextReply:
             "msgtype": "textcard",
             "textcard": {
                 "title": f"居民{label}咨询 #{consultation.id}",
-                "description": f"<div class=\"gray\">{community}</div><div class=\"normal\">{question[:300]}</div>"
-                f"{volunteers}<div class=\"normal\">请在两个工作日内联系居民。</div>",
+                "description": f'<div class="gray">{community}</div><div class="normal">{question[:300]}</div>'
+                f'{volunteers}<div class="normal">请在两个工作日内联系居民。</div>',
                 "url": "",
                 "btntxt": "详情",
             },

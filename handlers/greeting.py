@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.messages import EmptyReply, Inbound, TextReply
 from handlers.base import Context, Outcome
+from handlers.messages import EmptyReply, Inbound, TextReply
 from intents import Classification, Intent
 
 CAPABILITIES = (

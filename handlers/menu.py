@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.messages import Inbound
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.messages import Inbound
 from intents import Classification
 
 # Menu keys configured in the official account's custom menu, and what a click means.
@@ -25,4 +25,4 @@ class MenuHandler:
         if text is None:
             return UNHANDLED
         synthetic = replace(msg, kind="text", text=text, event=None)
-        return ctx.services.dispatcher.dispatch(ctx, synthetic).reply
+        return ctx.services.answer(ctx, synthetic)

@@ -8,13 +8,6 @@ from handlers.base import Context
 from storage import repositories as repo
 
 
-def mask_phone(phone: str) -> str:
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if len(digits) < 7:
-        return "***"
-    return f"{digits[:3]}****{digits[-4:]}"
-
-
 def _duty_of(config: dict[str, Any]) -> str | None:
     duty = config.get("duty") or {}
     user = duty.get("wecom_userid") if isinstance(duty, dict) else None
@@ -50,10 +43,10 @@ def alert_duty_worker(ctx: Context, *, label: str, text: str, level: str) -> Non
     community = ctx.community.name if ctx.community else "未分配社区"
     colour = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}.get(level, level)
     description = (
-        f"<div class=\"highlight\">{colour}警报：{label}</div>"
-        f"<div class=\"gray\">{community} · {resident_place(ctx)}</div>"
-        f"<div class=\"normal\">居民原话：{text[:200]}</div>"
-        "<div class=\"normal\">请立即电话或上门联系，处理后在系统中登记。</div>"
+        f'<div class="highlight">{colour}警报：{label}</div>'
+        f'<div class="gray">{community} · {resident_place(ctx)}</div>'
+        f'<div class="normal">居民原话：{text[:200]}</div>'
+        '<div class="normal">请立即电话或上门联系，处理后在系统中登记。</div>'
     )
     ctx.send_later(
         channel="wecom_app",

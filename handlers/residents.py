@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.messages import EmptyReply, Inbound, TextReply
-from handlers.activities import CHECKIN_SCENE_PREFIX, activity_for_scene, check_in_by_scan
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.greeting import CAPABILITIES, WELCOME
+from handlers.messages import EmptyReply, Inbound, TextReply
+from handlers.volunteering.activities import CHECKIN_SCENE_PREFIX, activity_for_scene, check_in_by_scan
 from intents import Classification
 from intents.numbers import to_int
 from intents.rules import parse_address

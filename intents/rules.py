@@ -44,13 +44,25 @@ _EMERGENCY_RE = [re.compile(p, re.IGNORECASE) for p in EMERGENCY_PATTERNS]
 # A gas or smoke word alone is an emergency only if something is wrong, not "燃气费怎么交".
 _EMERGENCY_BENIGN = re.compile(r"(燃气|煤气|天然气)(费|卡|表|公司.{0,4}(电话|营业)|灶.{0,4}(买|换)|开户|过户|缴)")
 
-_CHECKIN = re.compile(r"^\s*(签到|打卡)\s*[:：]?\s*(?P<code>\d{4,6})?\s*$|^\s*(?P<out>签退|签出)\s*[:：]?\s*(?P<code2>\d{4,6})?\s*$")
+_CHECKIN = re.compile(
+    r"^\s*(签到|打卡)\s*[:：]?\s*(?P<code>\d{4,6})?\s*$|^\s*(?P<out>签退|签出)\s*[:：]?\s*(?P<code2>\d{4,6})?\s*$"
+)
 _QUERY = re.compile(r"^\s*(查询|查|进度)\s*[:：]?\s*(?P<code>[A-Za-z0-9]{4,10})\s*$")
-_STATUS_WORDS = re.compile(r"我的报修|我的工单|修了(吗|没|没有)|修好了(吗|没)|(处理|办)(得)?怎么样了|有人管(吗|没)|进度")
+_STATUS_WORDS = re.compile(
+    r"我的报修|我的工单|修了(吗|没|没有)|修好了(吗|没)|(处理|办)(得)?怎么样了|有人管(吗|没)|进度"
+)
 _POINTS = re.compile(r"^\s*(积分|我的积分|查积分|积分查询|查.{0,2}积分)\s*$|^\s*兑换\s*(?P<item>.+)?$")
-_HUMAN = re.compile(r"转人工|人工(客服|服务)|(找|要|联系|叫)(个)?(真人|人工|网格员|社工|工作人员|居委会的人|律师|心理(老师|咨询师|医生))|不想(跟|和)机器人")
-_HELP = re.compile(r"^\s*(帮助|菜单|help|\?|？|功能|你能(干|做)(啥|什么)|怎么用|能帮我(干|做)?(啥|什么))\s*[?？!！。]*\s*$", re.IGNORECASE)
-_GREETING = re.compile(r"^\s*(你好|您好|在吗|在不在|在么|hi|hello|哈喽|嗨|早上好|早|中午好|下午好|晚上好|谢谢|多谢|谢啦|谢谢你|好的|嗯|哦|ok)\s*[啊呀呢吗嘛～~!！。.?？]*\s*$", re.IGNORECASE)
+_HUMAN = re.compile(
+    r"转人工|人工(客服|服务)|(找|要|联系|叫)(个)?(真人|人工|网格员|社工|工作人员|居委会的人|律师|心理(老师|咨询师|医生))|不想(跟|和)机器人"
+)
+_HELP = re.compile(
+    r"^\s*(帮助|菜单|help|\?|？|功能|你能(干|做)(啥|什么)|怎么用|能帮我(干|做)?(啥|什么))\s*[?？!！。]*\s*$",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(
+    r"^\s*(你好|您好|在吗|在不在|在么|hi|hello|哈喽|嗨|早上好|早|中午好|下午好|晚上好|谢谢|多谢|谢啦|谢谢你|好的|嗯|哦|ok)\s*[啊呀呢吗嘛～~!！。.?？]*\s*$",
+    re.IGNORECASE,
+)
 _RATING = re.compile(r"^\s*(打|评|给)?\s*(?P<score>[1-5一二三四五])\s*(分|星)?\s*$")
 _ADDRESS = re.compile(
     rf"(我(家)?(住|在)|住在|家住|地址是?)[^\d{NUMERAL_CHARS}]{{0,6}}(?P<building>{_N})\s*(号楼|栋|幢|号|座)"
@@ -64,7 +76,9 @@ _BUILDING_ONLY = re.compile(
 _TIME_BANK = re.compile(r"^\s*(用|花|申请|使用)?\s*时间(银行|币)\s*[:：]?\s*(?P<rest>.*)$")
 
 # Scam patterns are legal questions (fraud) whatever else they mention (医保卡, 银行卡, 快递...).
-_FRAUD = re.compile(r"(点|发|给).{0,4}链接|验证码|安全账户|刷单|冻结.{0,8}(解冻|链接|转账)|(冒充|自称).{0,6}(公安|警察|客服|领导)|中奖.{0,6}(手续费|转账)")
+_FRAUD = re.compile(
+    r"(点|发|给).{0,4}链接|验证码|安全账户|刷单|冻结.{0,8}(解冻|链接|转账)|(冒充|自称).{0,6}(公安|警察|客服|领导)|中奖.{0,6}(手续费|转账)"
+)
 
 _SCORE = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
 
@@ -83,7 +97,7 @@ _ADDRESS_FILLER = re.compile(r"[我家住在是的了啊呀哈呢嘛，,。.!！
 
 
 def _only_an_address(text: str) -> bool:
-    """"我住3号楼2单元" tells an address; "我住3号楼，楼道灯坏了" reports a problem there."""
+    """ "我住3号楼2单元" tells an address; "我住3号楼，楼道灯坏了" reports a problem there."""
     match = _ADDRESS.search(text) or _BUILDING_ONLY.search(text)
     if match is None:
         return False

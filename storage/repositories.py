@@ -144,29 +144,35 @@ def reply_for_inbound(session: Session, *, inbound_id: int) -> OutboundMessage |
 
 
 def count_custom_messages_since(session: Session, *, resident_id: int, since: datetime) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(OutboundMessage)
-        .where(
-            OutboundMessage.resident_id == resident_id,
-            OutboundMessage.channel == "custom",
-            OutboundMessage.created_at >= since,
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(
+                OutboundMessage.resident_id == resident_id,
+                OutboundMessage.channel == "custom",
+                OutboundMessage.created_at >= since,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def custom_messages_claimed_since(session: Session, *, recipient: str, since: datetime) -> int:
     """Customer-service messages queued for (or already sent to) a resident since `since`, dead ones aside."""
-    return session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.channel == "wechat_custom",
-            OutboxMessage.recipient == recipient,
-            OutboxMessage.status != "dead",
-            OutboxMessage.created_at >= since,
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.channel == "wechat_custom",
+                OutboxMessage.recipient == recipient,
+                OutboxMessage.status != "dead",
+                OutboxMessage.created_at >= since,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def purge_message_text(session: Session, *, before: datetime) -> int:

@@ -278,7 +278,9 @@ def register_volunteer(
 def skills_of(session: Session, *, volunteer_id: int) -> list[str]:
     return list(
         session.scalars(
-            select(VolunteerSkill.skill).where(VolunteerSkill.volunteer_id == volunteer_id).order_by(VolunteerSkill.skill)
+            select(VolunteerSkill.skill)
+            .where(VolunteerSkill.volunteer_id == volunteer_id)
+            .order_by(VolunteerSkill.skill)
         )
     )
 
@@ -786,9 +788,7 @@ def redeem_reward(
     return voucher
 
 
-def use_voucher(
-    session: Session, *, code: str, worker: str, now: datetime, community_id: int | None = None
-) -> Voucher:
+def use_voucher(session: Session, *, code: str, worker: str, now: datetime, community_id: int | None = None) -> Voucher:
     """Mark a voucher used (核销) exactly once; the conditional UPDATE settles two workers at once."""
     voucher = session.scalar(select(Voucher).where(Voucher.code == code.strip().upper()))
     if voucher is None:
@@ -875,4 +875,3 @@ def hours_report(session: Session, *, community_id: int | None, start: datetime,
         points = points_between(session, resident_id=resident_id, start=start, end=end)
         lines.append(HoursLine(resident_id, name, int(minutes or 0), int(sessions or 0), points))
     return sorted(lines, key=lambda line: (-line.minutes, line.resident_id))
-

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from bot import cli
+from bot.cli import main as cli
 from bot.services import Services
 from bot.settings import get_settings
 from storage.models import Community, InboundMessage, Resident

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from wechatpy.work.crypto import WeChatCrypto
 
 from bot.app import create_app
-from bot.community import load_communities, parse_community_file
 from bot.services import Services
+from handlers.communities import load_communities, parse_community_file
 from storage.tickets import TicketEvent
 from tests.bot.test_fuzz_xml import ACCEPTABLE, FUZZ, TEXT
 from tests.conftest import make_settings
@@ -36,9 +36,7 @@ pytestmark = pytest.mark.usefixtures("knowledge_index_built_once")
 @pytest.fixture
 def wecom_client(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Services]]:
     services = Services(
-        make_settings(
-            sqlite_url, tmp_path, wecom_corp_id=CORP_ID, wecom_token=WECOM_TOKEN, wecom_aes_key=WECOM_AES_KEY
-        )
+        make_settings(sqlite_url, tmp_path, wecom_corp_id=CORP_ID, wecom_token=WECOM_TOKEN, wecom_aes_key=WECOM_AES_KEY)
     )
     with services.sessions.begin() as session:
         load_communities(session, parse_community_file(EXAMPLE))
@@ -51,7 +49,9 @@ def post_encrypted(client: TestClient, xml: str) -> int:
     nonce, ts = "fuzznonce", str(int(time.time()))
     envelope = xmltodict.parse(CRYPTO.encrypt_message(xml, nonce, ts))["xml"]
     query = urlencode({"msg_signature": envelope["MsgSignature"], "timestamp": ts, "nonce": nonce})
-    body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+    body = (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+    )
     return client.post(f"/wecom?{query}", content=body.encode()).status_code
 
 
@@ -92,5 +92,7 @@ def test_arbitrary_worker_messages_never_fail_the_callback(
 def test_arbitrary_bytes_never_fail_the_callback(wecom_client: tuple[TestClient, Services], body: bytes) -> None:
     client, _ = wecom_client
     ts = str(int(time.time()))
-    response = client.post(f"/wecom?{urlencode({'msg_signature': 'x' * 40, 'timestamp': ts, 'nonce': 'n'})}", content=body)
+    response = client.post(
+        f"/wecom?{urlencode({'msg_signature': 'x' * 40, 'timestamp': ts, 'nonce': 'n'})}", content=body
+    )
     assert response.status_code in ACCEPTABLE | {403}

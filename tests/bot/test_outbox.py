@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tenacity import wait_none
 
-from bot import apiclient
-from bot.messages import Inbound
+from bot import clients as apiclient
 from bot.outbox import (
     WECOM_PER_HOUR,
     WECOM_PER_MINUTE,
@@ -28,6 +27,7 @@ from bot.outbox import (
 )
 from bot.pipeline import record_message
 from bot.services import Services
+from handlers.messages import Inbound
 from storage import repositories as repo
 from storage.db import is_postgres
 from storage.models import OutboxMessage

@@ -6,16 +6,18 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.messages import Inbound
 from bot.pipeline import handle_message, record_message
 from bot.scheduler import retention_job
 from bot.services import Services
+from handlers.messages import Inbound
 from storage.models import InboundMessage, OutboundMessage, utcnow
 
 
 def test_text_older_than_the_retention_period_is_blanked(services: Services) -> None:
     long_ago = utcnow() - timedelta(days=services.settings.retention_days + 1)
-    old = Inbound(sender="r1", kind="text", text="我想问问高龄补贴怎么申请", created_at=long_ago, msg_id=1, raw_type="text")
+    old = Inbound(
+        sender="r1", kind="text", text="我想问问高龄补贴怎么申请", created_at=long_ago, msg_id=1, raw_type="text"
+    )
     recent = Inbound(sender="r1", kind="text", text="你好", created_at=utcnow(), msg_id=2, raw_type="text")
     for msg, when in ((old, long_ago), (recent, utcnow())):
         recorded = record_message(services, msg, now=when)

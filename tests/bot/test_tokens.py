@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from tenacity import wait_none
 
-from bot import apiclient
-from bot.apiclient import ApiError, WeChatClient, WeComClient
+from bot import clients as apiclient
+from bot.clients import ApiError, WeChatClient, WeComClient
 from bot.services import Services
 from storage.models import ApiToken, utcnow
 from tests.conftest import APP_ID, make_settings

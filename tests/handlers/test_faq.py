@@ -97,13 +97,17 @@ def test_choosing_among_weak_matches_by_number(client: TestClient, services: Ser
 def test_an_unanswerable_legal_question_names_volunteer_lawyers_to_the_worker(
     client: TestClient, services: Services
 ) -> None:
-    from bot.crypto import encrypt_phone
+    from handlers.privacy import encrypt_phone
     from storage.models import utcnow
     from storage.volunteers import register_volunteer
 
     with services.sessions.begin() as session:
         community = repo.upsert_community(
-            session, code="xingfu", name="幸福里社区", qr_scene=None, config={"duty": {"name": "李", "wecom_userid": "duty-li"}}
+            session,
+            code="xingfu",
+            name="幸福里社区",
+            qr_scene=None,
+            config={"duty": {"name": "李", "wecom_userid": "duty-li"}},
         )
         lawyer = repo.get_or_create_resident(session, openid="lawyer-openid")
         lawyer.community_id = community.id

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import knowledge_base.encoders
-from bot.cli_kb import kb_app
+from bot.cli.kb import kb_app
 from bot.settings import get_settings
 from knowledge_base.encoders import UsemEncoder
 

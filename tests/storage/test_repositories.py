@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from bot.messages import Inbound
 from bot.pipeline import handle_message, record_message
 from bot.services import Services
+from handlers.messages import Inbound
 from handlers.residents import CHOOSE_FLOW
 from storage import repositories as repo
 from storage.models import Community, DialogueState, InboundMessage, OutboxMessage, Resident

@@ -46,8 +46,11 @@ class FakeApi:
                 return 200, {"access_token": f"token-{self.token_counter}", "expires_in": 7200}
             if call.path == "/cgi-bin/qrcode/create":
                 scene = call.body["action_info"]["scene"]["scene_str"]
-                return 200, {"ticket": f"ticket-{scene}", "expire_seconds": call.body["expire_seconds"],
-                             "url": f"http://weixin.qq.com/q/fake-{scene}"}
+                return 200, {
+                    "ticket": f"ticket-{scene}",
+                    "expire_seconds": call.body["expire_seconds"],
+                    "url": f"http://weixin.qq.com/q/fake-{scene}",
+                }
             return 200, {"errcode": 0, "errmsg": "ok", "msgid": len(self.calls)}
 
 

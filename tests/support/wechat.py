@@ -90,7 +90,9 @@ class FakeWeChat:
         if mode == "compatible":
             inner = xml.replace("</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
             return "/wechat?" + urlencode(query), inner.encode()
-        body = f"<xml><ToUserName><![CDATA[{self.account}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        body = (
+            f"<xml><ToUserName><![CDATA[{self.account}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        )
         return "/wechat?" + urlencode(query), body.encode()
 
     def exchange(self, client: Any, xml: str, *, mode: str = "safe") -> str:
@@ -108,6 +110,4 @@ class FakeWeChat:
     def decrypt_reply(self, body: str, *, timestamp: str, aes_key: str | None = None) -> str:
         crypto = WeChatCrypto(self.token, aes_key or self.aes_key, self.app_id)
         envelope = xmltodict.parse(body)["xml"]
-        return str(
-            crypto.decrypt_message(body, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
-        )
+        return str(crypto.decrypt_message(body, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"]))

@@ -1,0 +1,1 @@
+"""The JSON API under /api/ for community offices: one module per resource, shared dependencies in deps."""

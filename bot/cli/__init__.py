@@ -1,0 +1,1 @@
+"""The `shegong` command line: one module per command group, shared helpers in common."""

@@ -1,0 +1,77 @@
+"""What every `shegong` command shares: settings, logging, one transaction per command, common options."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import typer
+
+from bot.settings import ConfigError, Settings, get_settings
+from handlers.clock import CHINA_TZ
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from bot.services import Services
+
+
+def settings_and_generated() -> tuple[Settings, dict[str, str]]:
+    """The settings, with development secrets filled in, and which of those were generated just now."""
+    try:
+        return get_settings().with_development_secrets()
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def settings() -> Settings:
+    return settings_and_generated()[0]
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("bm25s", "jieba", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def services() -> Services:
+    from bot.services import Services
+
+    return Services(settings())
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """One transaction for a command; the database connections are closed after it, however it ends."""
+    built = services()
+    try:
+        with built.sessions.begin() as open_session:
+            yield open_session
+    finally:
+        built.close()
+
+
+def community_id(session: Session, code: str | None) -> int | None:
+    from storage import repositories as repo
+
+    if not code:
+        return None
+    community = repo.community_by_code(session, code=code)
+    if community is None:
+        typer.echo(f"no community with code {code!r}", err=True)
+        raise typer.Exit(1)
+    return community.id
+
+
+def parse_time(value: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        typer.echo(f"{option}: not an ISO time ({value!r}); e.g. 2026-11-28T09:00", err=True)
+        raise typer.Exit(2) from exc
+    # Workers write local times; a time without a zone is China time.
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)

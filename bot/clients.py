@@ -1,0 +1,196 @@
+"""Clients for the WeChat official-account API and the WeCom (企业微信) app API.
+
+Tokens live in the database, shared by every worker, and are refreshed by one worker at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from bot.settings import Settings
+from storage import repositories as repo
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# WeChat's error codes: these will never succeed on retry.
+FINAL_ERRORS = {45015, 45047, 40003, 43004, 43019, 60011, 60020, 81013, 40029}
+# Busy and frequency limit: worth a few retries with backoff.
+RETRYABLE_ERRORS = {-1, 45009, 45033}
+# The token is no longer valid: fetch a fresh one once, then retry once.
+TOKEN_ERRORS = {40001, 40014, 42001}
+
+TOKEN_MARGIN = timedelta(minutes=5)
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def final(self) -> bool:
+        return self.code in FINAL_ERRORS
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.code in RETRYABLE_ERRORS
+    return isinstance(exc, httpx.TransportError)
+
+
+class SharedToken:
+    """An access token kept in the api_token table; the row lock makes refreshing one-at-a-time."""
+
+    _process_lock = threading.Lock()  # SQLite has no row locks; this covers the embedded single process.
+
+    def __init__(self, sessions: sessionmaker[Session], name: str, fetch: Callable[[bool], tuple[str, int]]) -> None:
+        self.sessions = sessions
+        self.name = name
+        self.fetch = fetch
+
+    def get(self, *, rejected: str | None = None, now: datetime | None = None) -> str:
+        """The shared token; a new one when there is none, it is near its expiry, or it is `rejected`
+        (the API just called it invalid) and no other worker has replaced it yet."""
+        now = now or utcnow()
+        if rejected is None:
+            with self.sessions.begin() as session:
+                row = repo.peek_token(session, name=self.name)
+                if row and row.value and row.expires_at and row.expires_at - TOKEN_MARGIN > now:
+                    return row.value
+        with self._process_lock, self.sessions.begin() as session:
+            row = repo.lock_token(session, name=self.name)
+            # Someone else may have refreshed it while we waited for the lock.
+            fresh = row.value and row.expires_at and row.expires_at - TOKEN_MARGIN > now
+            if fresh and row.value != rejected:
+                return str(row.value)
+            token, expires_in = self.fetch(rejected is not None)
+            row.value = token
+            row.expires_at = now + timedelta(seconds=expires_in)
+            row.updated_at = now
+            return token
+
+
+class _Client:
+    token: SharedToken
+
+    def __init__(self, base: str, http: httpx.Client | None) -> None:
+        self.base = base.rstrip("/")
+        self.http = http or httpx.Client(timeout=10.0)
+
+    def _check(self, data: dict[str, Any]) -> dict[str, Any]:
+        code = int(data.get("errcode", 0) or 0)
+        if code != 0:
+            raise ApiError(code, str(data.get("errmsg", "")))
+        return data
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST with the shared token: retry busy answers, refresh an invalid token once."""
+        for attempt in Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(3),
+            wait=wait_exponential(multiplier=0.2, max=2),
+            reraise=True,
+        ):
+            with attempt:
+                token = self.token.get()
+                try:
+                    return self._post_once(path, body, token)
+                except ApiError as exc:
+                    if exc.code not in TOKEN_ERRORS:
+                        raise
+                    return self._post_once(path, body, self.token.get(rejected=token))
+        raise AssertionError("unreachable")
+
+    def _post_once(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+        response = self.http.post(f"{self.base}{path}", params={"access_token": token}, json=body)
+        response.raise_for_status()
+        return self._check(response.json())
+
+
+class WeChatClient(_Client):
+    """Official account: stable_token, customer-service and template messages."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], http: httpx.Client | None = None) -> None:
+        super().__init__(settings.wechat_api_base, http)
+        self.settings = settings
+        self.token = SharedToken(sessions, "wechat", self._fetch_token)
+
+    def _fetch_token(self, force: bool) -> tuple[str, int]:
+        # stable_token returns the same token while it is valid, so several workers cannot
+        # invalidate each other's tokens the way /cgi-bin/token would.
+        response = self.http.post(
+            f"{self.base}/cgi-bin/stable_token",
+            json={
+                "grant_type": "client_credential",
+                "appid": self.settings.wechat_app_id,
+                "secret": self.settings.wechat_app_secret,
+                "force_refresh": force,
+            },
+        )
+        response.raise_for_status()
+        data = self._check(response.json())
+        return str(data["access_token"]), int(data.get("expires_in", 7200))
+
+    def send_custom(self, openid: str, message: dict[str, Any]) -> None:
+        self.post("/cgi-bin/message/custom/send", {"touser": openid, **message})
+
+    def send_template(self, openid: str, template: dict[str, Any]) -> None:
+        self.post("/cgi-bin/message/template/send", {"touser": openid, **template})
+
+    def create_scene_qr(self, scene: str, expire_seconds: int) -> str:
+        """A temporary QR code carrying `scene` (at most 30 days): scanning it sends us a SCAN event with
+        that EventKey, or a subscribe event with "qrscene_" + scene. Returns the text to draw as the QR."""
+        data = self.post(
+            "/cgi-bin/qrcode/create",
+            {
+                "expire_seconds": expire_seconds,
+                "action_name": "QR_STR_SCENE",
+                "action_info": {"scene": {"scene_str": scene}},
+            },
+        )
+        url = str(data.get("url") or "")
+        if not url:
+            raise ApiError(-1, "qrcode/create answered without a url")
+        return url
+
+
+class WeComClient(_Client):
+    """WeCom app messages to community workers."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], http: httpx.Client | None = None) -> None:
+        super().__init__(settings.wecom_api_base, http)
+        self.settings = settings
+        self.token = SharedToken(sessions, "wecom", self._fetch_token)
+
+    def _fetch_token(self, force: bool) -> tuple[str, int]:
+        response = self.http.get(
+            f"{self.base}/cgi-bin/gettoken",
+            params={"corpid": self.settings.wecom_corp_id, "corpsecret": self.settings.wecom_secret},
+        )
+        response.raise_for_status()
+        data = self._check(response.json())
+        return str(data["access_token"]), int(data.get("expires_in", 7200))
+
+    def send_app_message(self, userid: str, message: dict[str, Any]) -> None:
+        body = {"touser": userid, "agentid": int(self.settings.wecom_agent_id or 0), **message}
+        data = self.post("/cgi-bin/message/send", body)
+        if data.get("invaliduser"):
+            raise ApiError(81013, f"invalid user {data['invaliduser']}")
+
+
+def scene_qr_maker(settings: Settings, sessions: sessionmaker[Session]) -> Callable[[str, int], str] | None:
+    """What draws check-in QR codes as WeChat scene codes, or None without an official account's
+    credentials (development): the QR then carries the text to type."""
+    if not (settings.wechat_app_id and settings.wechat_app_secret):
+        return None
+    return WeChatClient(settings, sessions).create_scene_qr

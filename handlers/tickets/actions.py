@@ -1,0 +1,274 @@
+"""Workers' actions on a ticket (accept, progress, transfer, resolve) and the resident's rating.
+
+Every function runs inside the caller's transaction; messages leave through the outbox only if it commits.
+Shared by the WeCom callback, the JSON API and the resident handlers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from handlers.runtime import Settings
+from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
+from handlers.tickets.routing import Routing
+from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES
+from handlers.tickets.workdays import deadline_for, format_local, reminder_for
+from storage import repositories as repo
+from storage import tickets as store
+from storage.models import Community, Resident
+from storage.tickets import Ticket
+
+RATING_FLOW = "ticket_rating"
+# Residents rarely answer at once; a rating two days later still counts.
+RATING_WINDOW = timedelta(hours=48)
+
+
+ACTIONS = {"接单": "accept", "进展": "progress", "转派": "transfer", "办结": "resolve"}
+VERBS = {action: verb for verb, action in ACTIONS.items()}
+WORKER_HELP = (
+    "可用指令：\n接单 工单号\n进展 工单号 说明（如：进展 AB3D5F 已联系电工）\n"
+    "转派 工单号 企业微信账号\n办结 工单号 说明（如：办结 AB3D5F 已更换灯泡）"
+)
+_COMMAND = re.compile(
+    r"^\s*(?P<verb>接单|进展|转派|办结)\s*[:：]?\s*(?P<code>[A-Za-z0-9]{4,10})(?:\s+(?P<rest>.*))?\s*$", re.S
+)
+
+
+@dataclass(frozen=True)
+class WorkerCommand:
+    action: str  # accept | progress | transfer | resolve
+    code: str
+    note: str = ""
+    target: str = ""
+
+
+def parse_worker_command(text: str) -> WorkerCommand | None:
+    match = _COMMAND.match(text)
+    if match is None:
+        return None
+    action = ACTIONS[match.group("verb")]
+    rest = (match.group("rest") or "").strip()
+    if action == "transfer":
+        target, _, note = rest.partition(" ")
+        return WorkerCommand(action, match.group("code").upper(), note.strip(), target.strip())
+    return WorkerCommand(action, match.group("code").upper(), rest)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    message: str
+    status_code: int = 200
+    ticket: Ticket | None = None
+
+
+# Where a worker's action leaves the ticket (None: the status stays); the rating's moves are in rate().
+TRANSITIONS: dict[str, str | None] = {"accept": "accepted", "progress": None, "transfer": "open", "resolve": "resolved"}
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One worker action under way: the locked ticket, who acts, and what they asked for."""
+
+    session: Session
+    settings: Settings
+    ticket: Ticket
+    routing: Routing
+    worker: str
+    command: WorkerCommand
+    now: datetime
+    source_key: str | None
+    via: str
+
+    @property
+    def actor(self) -> str:
+        return f"{self.via}:{self.worker}"
+
+    def record(self, action: str, *, note: str | None = None, data: dict[str, str | None] | None = None) -> int:
+        """Apply the command's status transition and keep the change as a ticket event; the event's id."""
+        status = TRANSITIONS[self.command.action]
+        if status is not None:
+            self.ticket.status = status
+        event = store.add_event(
+            self.session,
+            ticket=self.ticket,
+            actor=self.actor,
+            action=action,
+            note=note,
+            data=data,
+            now=self.now,
+            source_key=self.source_key,
+        )
+        return event.id
+
+    def tell_residents(self, text: str, event_id: int) -> None:
+        notify_residents(self.session, self.settings, self.ticket, text=text, event_id=event_id, now=self.now)
+
+    def done(self, message: str) -> ActionResult:
+        return ActionResult(True, message, 200, self.ticket)
+
+    def refuse(self, message: str, status_code: int) -> ActionResult:
+        return ActionResult(False, message, status_code, self.ticket)
+
+
+def _accept(step: _Step) -> ActionResult:
+    ticket = step.ticket
+    if ticket.status == "accepted" and ticket.assignee == step.worker:
+        return step.done(f"工单 {ticket.code} 您已经接过了。")
+    ticket.assignee = step.worker
+    event_id = step.record("accepted")
+    step.tell_residents(f"您反映的问题（工单 {ticket.code}）已有工作人员接单处理。", event_id)
+    return step.done(
+        f"已接单：{ticket.code}（{describe(ticket)}，{ticket.place}）。处理时限 {format_local(ticket.due_at)}。"
+    )
+
+
+def _progress(step: _Step) -> ActionResult:
+    note = step.command.note
+    if not note:
+        return step.refuse("请写上进展说明，如：进展 工单号 已联系电工", 400)
+    step.ticket.latest_note = note
+    event_id = step.record("progress", note=note)
+    step.tell_residents(f"工单 {step.ticket.code} 有新进展：{note}", event_id)
+    return step.done(f"已记录进展：{step.ticket.code}。")
+
+
+def _transfer(step: _Step) -> ActionResult:
+    ticket, target, note = step.ticket, step.command.target, step.command.note
+    if not target or target not in step.routing.workers():
+        return step.refuse(f"“{target or '（空）'}”不是本社区登记的工作人员，未转派。", 400)
+    if target == ticket.assignee:
+        return step.refuse(f"工单 {ticket.code} 已经由 {target} 负责。", 409)
+    previous = ticket.assignee
+    ticket.assignee = target
+    ticket.reminded = False
+    event_id = step.record("transferred", note=note or None, data={"from": previous, "to": target})
+    alert_worker(
+        step.session,
+        step.settings,
+        ticket,
+        userid=target,
+        title=f"【{COLOUR_NAMES[ticket.colour]}】转派工单 {ticket.code}",
+        lead=f"{step.worker} 将此工单转给您" + (f"：{note}" if note else ""),
+        dedupe_key=f"ticket:{ticket.code}:transfer:{event_id}",
+        now=step.now,
+    )
+    return step.done(f"已转派给 {target}：{ticket.code}。")
+
+
+def _resolve(step: _Step) -> ActionResult:
+    ticket, note = step.ticket, step.command.note
+    ticket.resolved_at = step.now
+    ticket.latest_note = note or ticket.latest_note
+    event_id = step.record("resolved", note=note or None)
+    step.tell_residents(
+        f"您反映的问题（工单 {ticket.code}）已处理完毕"
+        + (f"：{note}" if note else "。")
+        + "\n请回复 1-5 给这次处理打分（5 分最满意，1-2 分我们会重新处理并回访）。",
+        event_id,
+    )
+    _await_rating(step.session, ticket=ticket, now=step.now)
+    return step.done(f"已办结：{ticket.code}。已请居民评价。")
+
+
+_ACTIONS: dict[str, Callable[[_Step], ActionResult]] = {
+    "accept": _accept,
+    "progress": _progress,
+    "transfer": _transfer,
+    "resolve": _resolve,
+}
+
+
+def act(
+    session: Session,
+    settings: Settings,
+    *,
+    worker: str,
+    command: WorkerCommand,
+    now: datetime,
+    via: str = "worker",
+    source_key: str | None = None,
+) -> ActionResult:
+    """A worker's action on a ticket. Refusals change nothing; every change is a ticket event."""
+    if source_key and store.event_by_source(session, source_key=source_key) is not None:
+        return ActionResult(True, "这条指令已经处理过了。")
+    run = _ACTIONS.get(command.action)
+    if run is None:
+        raise ValueError(f"unknown action {command.action}")
+    ticket = store.ticket_by_code(session, code=command.code, for_update=True)
+    if ticket is None:
+        return ActionResult(False, f"没有找到工单 {command.code}，请核对工单号。", 404)
+    community = session.get(Community, ticket.community_id)
+    routing = Routing.of(community) if community else Routing(duty=None)
+    if worker not in routing.workers():
+        return ActionResult(False, f"工单 {ticket.code} 不属于您所在的社区，您无权处理，未做任何修改。", 403, ticket)
+    if not ticket.is_open:
+        verb = VERBS.get(command.action, command.action)
+        return ActionResult(False, f"工单 {ticket.code} 已经{STATUS_NAMES[ticket.status]}，不能再{verb}。", 409, ticket)
+    return run(_Step(session, settings, ticket, routing, worker, command, now, source_key, via))
+
+
+def _await_rating(session: Session, *, ticket: Ticket, now: datetime) -> None:
+    """The reporter's next bare number is a rating, unless they are already in another conversation."""
+    if repo.get_dialogue(session, resident_id=ticket.reporter_id, now=now) is not None:
+        return
+    repo.set_dialogue(
+        session,
+        resident_id=ticket.reporter_id,
+        flow=RATING_FLOW,
+        step="rate",
+        data={"code": ticket.code},
+        now=now,
+        ttl=RATING_WINDOW,
+    )
+
+
+def rate(session: Session, settings: Settings, *, ticket: Ticket, resident: Resident, score: int, now: datetime) -> str:
+    """Record the reporter's 1-5 rating; 1-2 reopens the ticket and asks the worker to call back."""
+    if not 1 <= score <= 5:
+        raise ValueError("score must be 1-5")
+    ticket.rating = score
+    actor = f"resident:{resident.id}"
+    store.add_event(session, ticket=ticket, actor=actor, action="rated", data={"score": score}, now=now)
+    if score >= 3:
+        ticket.status = "closed"
+        ticket.closed_at = now
+        return f"谢谢您的评价（{score} 分）！工单 {ticket.code} 已完成。"
+    ticket.status = "reopened"
+    ticket.reminded = False
+    ticket.chain_exhausted = False
+    ticket.escalation_level = 0
+    ticket.due_at = deadline_for(ticket.colour, now)
+    ticket.remind_at = reminder_for(now, ticket.due_at)
+    event = store.add_event(
+        session, ticket=ticket, actor=actor, action="reopened", note=f"居民评价 {score} 分，需回访", now=now
+    )
+    community = session.get(Community, ticket.community_id)
+    userid = ticket.assignee or (Routing.of(community).duty if community else None)
+    if userid:
+        alert_worker(
+            session,
+            settings,
+            ticket,
+            userid=userid,
+            title=f"【回访】工单 {ticket.code} 居民评价 {score} 分",
+            lead="居民对处理结果不满意，工单已重新打开，请尽快电话回访",
+            dedupe_key=f"ticket:{ticket.code}:callback:{event.id}",
+            now=now,
+            closing="回访后回复“进展 工单号 说明”，重新处理完成后回复“办结 工单号 说明”。",
+        )
+    return f"收到您的评价（{score} 分）。很抱歉没让您满意，工单 {ticket.code} 已重新打开，工作人员会给您回电话。"
+
+
+def status_line(ticket: Ticket) -> str:
+    line = f"工单 {ticket.code}（{CATEGORY_NAMES.get(ticket.category, ticket.category)}，{ticket.place or '地点未说明'}）：{STATUS_NAMES.get(ticket.status, ticket.status)}"
+    if ticket.latest_note:
+        line += f"\n最新进展：{ticket.latest_note}"
+    if ticket.is_open:
+        line += f"\n处理时限：{format_local(ticket.due_at)}"
+    return line

@@ -1,0 +1,142 @@
+"""Alerts to workers (WeCom cards) and notices to the residents who follow a ticket.
+
+Every function runs inside the caller's transaction; messages leave through the outbox only if it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
+from handlers.runtime import Settings
+from handlers.service_window import push_fits_window
+from handlers.tickets.routing import Routing
+from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
+from handlers.tickets.workdays import format_local
+from storage import repositories as repo
+from storage import tickets as store
+from storage.models import Community, Resident
+from storage.tickets import Ticket
+from storage.volunteers import Volunteer
+
+log = logging.getLogger(__name__)
+
+STATUS_NAMES = {
+    "open": "待接单",
+    "accepted": "处理中",
+    "reopened": "重新处理中",
+    "resolved": "已办结，待您评价",
+    "closed": "已完成",
+}
+
+
+def masked_phone(session: Session, settings: Settings, resident: Resident) -> str:
+    """The reporter's phone as a worker may see it (138****5678), from their profile or volunteer record."""
+    encrypted = resident.phone_encrypted
+    if not encrypted:
+        volunteer = session.scalar(select(Volunteer).where(Volunteer.resident_id == resident.id))
+        encrypted = volunteer.phone_encrypted if volunteer else None
+    if not encrypted or not settings.secret_key:
+        return "未登记"
+    try:
+        return mask_phone(decrypt_phone(settings.secret_key, encrypted))
+    except (DecryptionError, ValueError):
+        return "未登记"
+
+
+def describe(ticket: Ticket) -> str:
+    return f"{COLOUR_NAMES.get(ticket.colour, ticket.colour)}·{CATEGORY_NAMES.get(ticket.category, ticket.category)}"
+
+
+def _card(
+    session: Session, settings: Settings, ticket: Ticket, *, title: str, lead: str, closing: str
+) -> dict[str, Any]:
+    reporter = session.get(Resident, ticket.reporter_id)
+    phone = masked_phone(session, settings, reporter) if reporter else "未登记"
+    description = (
+        f'<div class="highlight">{lead}</div>'
+        f'<div class="gray">工单 {ticket.code} · {describe(ticket)} · {ticket.place or "地点未说明"}</div>'
+        f'<div class="normal">居民原话：{summary(ticket.description, 200)}</div>'
+        f'<div class="normal">联系电话：{phone}　时限：{format_local(ticket.due_at)}</div>'
+        f'<div class="normal">{closing}</div>'
+    )
+    return {
+        "msgtype": "textcard",
+        "textcard": {"title": title, "description": description, "url": "", "btntxt": "详情"},
+        "ticket": ticket.code,
+        "level": ticket.colour,
+    }
+
+
+def alert_worker(
+    session: Session,
+    settings: Settings,
+    ticket: Ticket,
+    *,
+    userid: str,
+    title: str,
+    lead: str,
+    dedupe_key: str,
+    now: datetime,
+    closing: str = "请回复“接单 工单号”接单，处理中回复“进展 工单号 说明”，完成后回复“办结 工单号 说明”。",
+) -> None:
+    repo.enqueue_outbox(
+        session,
+        channel="wecom_app",
+        recipient=userid,
+        payload=_card(session, settings, ticket, title=title, lead=lead, closing=closing),
+        community_id=ticket.community_id,
+        now=now,
+        dedupe_key=dedupe_key,
+    )
+
+
+def notify_residents(
+    session: Session, settings: Settings, ticket: Ticket, *, text: str, event_id: int, now: datetime
+) -> int:
+    """Tell every follower; inside the 48 h message window by customer-service message, else by template message.
+
+    A click, follow or scan alone opens only a 1 minute window, too short to count on for a queued message.
+    """
+    community = session.get(Community, ticket.community_id)
+    template_id = (Routing.of(community).template_id if community else None) or settings.ticket_template_id
+    queued = 0
+    for resident in store.followers(session, ticket_id=ticket.id):
+        if not resident.active:
+            continue
+        key = f"ticket:{ticket.code}:event:{event_id}:resident:{resident.id}"
+        if push_fits_window(session, resident, now):
+            payload: dict[str, Any] = {"msgtype": "text", "text": {"content": text}, "resident_id": resident.id}
+            channel = "wechat_custom"
+        elif template_id:
+            payload = {
+                "template_id": template_id,
+                "data": {
+                    "first": {"value": "您反映的问题有新进展"},
+                    "keyword1": {"value": ticket.code},
+                    "keyword2": {"value": STATUS_NAMES.get(ticket.status, ticket.status)},
+                    "keyword3": {"value": summary(ticket.latest_note or "", 20) or "—"},
+                    "remark": {"value": f"发送“查询 {ticket.code}”查看详情"},
+                },
+                "resident_id": resident.id,
+            }
+            channel = "wechat_template"
+        else:
+            log.info("ticket %s: no template id configured; resident %s not told", ticket.code, resident.id)
+            continue
+        if repo.enqueue_outbox(
+            session,
+            channel=channel,
+            recipient=resident.openid,
+            payload=payload,
+            community_id=ticket.community_id,
+            now=now,
+            dedupe_key=key,
+        ):
+            queued += 1
+    return queued

@@ -1,0 +1,149 @@
+"""Grievances: a resident's report becomes a tracked ticket; asks once for the place; photos attach to it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from handlers.base import UNHANDLED, Context, Outcome
+from handlers.messages import Inbound, TextReply
+from handlers.residents import ask_community
+from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, find_place
+from handlers.tickets.workdays import format_local
+from handlers.tickets.workflow import add_photo, report
+from intents import Classification, Intent
+from intents.numbers import to_int
+from storage import repositories as repo
+from storage import tickets as store
+from storage.models import DialogueState
+
+LOCATION_FLOW = "ticket_location"
+# Photos sent this soon after a report belong to it.
+PHOTO_WINDOW = timedelta(minutes=10)
+ASK_PLACE = "请问具体在哪里？回复楼号（比如“3号楼2单元”或“小区北门”），或者发一个微信位置给我。"
+# While we wait for the place, these still mean what they say rather than being taken for an address.
+_NOT_A_PLACE = frozenset(
+    {Intent.TICKET_STATUS, Intent.HELP, Intent.HUMAN, Intent.RATING, Intent.POINTS, Intent.CHECKIN}
+)
+
+
+def _photo(msg: Inbound) -> dict[str, Any]:
+    return {"media_id": msg.media_id, "pic_url": msg.pic_url}
+
+
+def submit(
+    ctx: Context,
+    text: str,
+    place: Place,
+    *,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    photos: list[dict[str, Any]] | None = None,
+) -> TextReply:
+    community = ctx.community
+    if community is None:
+        # A ticket cannot be routed without a community: ask again, even if the resident let the first
+        # question pass, and file the report once they answer.
+        communities = repo.list_communities(ctx.session)
+        if not communities:
+            return TextReply("抱歉，还不知道您是哪个社区的居民，暂时没法登记。请直接联系居委会。")
+        asked = ask_community(ctx, communities, pending_text=text)
+        return TextReply("登记报修要先知道您住在哪个社区。" + asked.text)
+    intake = report(
+        ctx.session,
+        ctx.settings,
+        community=community,
+        resident=ctx.resident,
+        text=text,
+        place=place,
+        now=ctx.now,
+        latitude=latitude,
+        longitude=longitude,
+        photos=photos,
+        source_key=f"inbound:{ctx.inbound_id}" if ctx.inbound_id else None,
+    )
+    ticket = intake.ticket
+    if intake.joined:
+        return TextReply(
+            f"这个问题已经有居民反映过了，正在处理中（工单 {ticket.code}）。处理进展也会通知您，"
+            f"发“查询 {ticket.code}”可随时查看。"
+        )
+    kind = f"{COLOUR_NAMES[ticket.colour]}·{CATEGORY_NAMES[ticket.category]}"
+    return TextReply(
+        f"已登记（{kind}，{ticket.place}），工单号 {ticket.code}。\n"
+        f"工作人员会在 {format_local(ticket.due_at)} 前处理回复，发“查询 {ticket.code}”可看进度；有照片可以直接发来。"
+    )
+
+
+def problem_label(text: str) -> str:
+    """ "楼道堆物" -> "停车和消防通道": what the resident will see we understood."""
+    category = categorise(text)
+    return "这个" if category == "other" else f"“{CATEGORY_NAMES[category]}”"
+
+
+class GrievanceHandler:
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        text = msg.text.strip()
+        if not text:
+            return UNHANDLED
+        place = find_place(text)
+        if not place.known and ctx.resident.building:
+            place = Place(building=ctx.resident.building, unit=ctx.resident.unit)
+        if not place.known:
+            ctx.start_dialogue(LOCATION_FLOW, "where", {"text": text, "photos": []})
+            # Naming what we understood lets the resident correct us before anything is filed.
+            return TextReply(f"收到，{problem_label(text)}的问题我来帮您登记。" + ASK_PLACE)
+        return submit(ctx, text, place)
+
+
+class GrievanceLocationFlow:
+    """The one follow-up question: where is it?"""
+
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        return UNHANDLED
+
+    def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome:
+        data = dict(state.data)
+        text = str(data.get("text") or "")
+        photos: list[dict[str, Any]] = list(data.get("photos") or [])
+        if msg.kind == "image":
+            photos.append(_photo(msg))
+            ctx.start_dialogue(LOCATION_FLOW, "where", {**data, "photos": photos})
+            return TextReply("照片收到了。" + ASK_PLACE)
+        if msg.kind == "location":
+            ctx.end_dialogue()
+            label = (msg.label or "").strip() or "微信位置"
+            return submit(
+                ctx, text, Place(label=label[:200]), latitude=msg.latitude, longitude=msg.longitude, photos=photos
+            )
+        answer = msg.text.strip()
+        if msg.kind not in ("text", "voice") or not answer or (cls.intent in _NOT_A_PLACE and cls.source == "rule"):
+            return UNHANDLED
+        place = find_place(answer)
+        if not place.building and (number := to_int(answer.rstrip("号楼栋 。."))) is not None:
+            place = Place(building=str(number))
+        if not place.known:
+            # We asked once; whatever they call the place is the place ("小区北门垃圾站旁边").
+            place = Place(label=answer[:200])
+        ctx.end_dialogue()
+        return submit(ctx, text, place, photos=photos)
+
+
+class TicketPhotoHandler:
+    """An image soon after a report is a photo of it."""
+
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        if msg.kind != "image":
+            return UNHANDLED
+        ticket = store.latest_reported_since(ctx.session, resident_id=ctx.resident.id, since=ctx.now - PHOTO_WINDOW)
+        if ticket is None or not ticket.is_open:
+            return UNHANDLED
+        add_photo(
+            ctx.session,
+            ticket=ticket,
+            actor=f"resident:{ctx.resident.id}",
+            photo=_photo(msg),
+            now=ctx.now,
+            source_key=f"inbound:{ctx.inbound_id}" if ctx.inbound_id else None,
+        )
+        return TextReply(f"照片已附到工单 {ticket.code}，工作人员处理时能看到。")

@@ -1,0 +1,148 @@
+"""Rules for a resident's report: its category, its urgency colour and the building it names.
+
+Plain functions without I/O. The urgency rules have defaults here; a community file can replace them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from intents.numbers import NUMERAL_CHARS, to_int
+
+COLOURS = ("red", "yellow", "blue")
+COLOUR_NAMES = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}
+
+CATEGORY_NAMES = {
+    "lighting": "照明",
+    "sanitation": "环境卫生",
+    "lift": "电梯",
+    "water_leak": "漏水停水",
+    "noise": "噪音扰民",
+    "parking": "停车和消防通道",
+    "facilities": "设施损坏",
+    "safety": "安全隐患",
+    "dispute": "邻里纠纷",
+    "suggestion": "意见建议",
+    "other": "其他",
+}
+CATEGORIES = tuple(CATEGORY_NAMES)
+
+# Checked in this order, first match wins: the more specific and the more dangerous come first
+# ("楼上漏水" is a leak, not a neighbour dispute; "电线裸露" is a hazard, not broken facilities).
+_CATEGORY_RULES: tuple[tuple[str, str], ...] = (
+    (
+        "safety",
+        r"电线|裸露|外露|飞线|私拉|漏电|隐患|高空|坠落|松动|摇摇欲坠|井盖.{0,3}(没|丢|缺|掉)|流浪狗|野狗|恶犬|咬(人|伤|过人)",
+    ),
+    ("lift", r"电梯"),
+    (
+        "water_leak",
+        r"漏水|渗水|水管|爆管|没水|停水|没有水|断水|水压|积水|下水道|反水|冒水|马桶.{0,3}堵|(管道|水池).{0,3}堵|防水|(雨|顶楼|屋顶|天花板).{0,8}漏",
+    ),
+    ("lighting", r"路灯|楼道灯|声控灯|照明|灯.{0,4}(坏|不亮|灭|闪|黑)|(不亮|黑灯瞎火)"),
+    ("parking", r"消防通道|停车|乱停|占道|车位|僵尸车|挡住.{0,4}(路|门|车)|(楼道|走廊|楼梯).{0,8}(堆|放|摆|杂物)"),
+    ("noise", r"噪音|太吵|吵死|很吵|吵得|广场舞|装修声|音响|喇叭|狗叫|半夜.{0,6}(声|响)"),
+    ("sanitation", r"垃圾|卫生|脏|臭|粪|清运|堆放|杂物|蚊子|老鼠|蟑螂|污水|异味|落叶"),
+    ("dispute", r"邻居|楼上|楼下|对门|隔壁|纠纷|吵架|矛盾|种菜|占用公共"),
+    ("facilities", r"坏了|坏掉|破了|损坏|破损|裂|塌|门禁|健身器材|座椅|长椅|栏杆|扶手|单元门|窗户|坑|秋千|滑梯"),
+    ("suggestion", r"建议|希望|能不能|可不可以|提议|意见|最好"),
+)
+_CATEGORY_RE = tuple((name, re.compile(pattern)) for name, pattern in _CATEGORY_RULES)
+
+
+def categorise(text: str) -> str:
+    """The category of a report; "other" when no rule matches."""
+    for name, pattern in _CATEGORY_RE:
+        if pattern.search(text):
+            return name
+    return "other"
+
+
+@dataclass(frozen=True)
+class UrgencyRule:
+    colour: str
+    words: tuple[str, ...]  # regular expressions, any of which may match
+    categories: tuple[str, ...] = ()  # empty: any category
+
+    def matches(self, text: str, category: str) -> bool:
+        if self.categories and category not in self.categories:
+            return False
+        return any(re.search(word, text) for word in self.words)
+
+
+DEFAULT_URGENCY: tuple[UrgencyRule, ...] = (
+    UrgencyRule("red", (r"消防通道.{0,8}(堵|占|停|挡|锁|封)", r"(堵|占|停|挡|锁|封).{0,8}消防通道")),
+    UrgencyRule("red", (r"电梯.{0,10}(有人|关着人|困|卡着人|关人)", r"(困|关)在电梯")),
+    UrgencyRule("red", (r"燃气|煤气|天然气|液化气",)),
+    UrgencyRule("red", (r"电线.{0,6}(裸露|外露|露|断|掉|垂|漏电)", r"(裸露|外露)的?电线", r"飞线", r"漏电")),
+    UrgencyRule("yellow", (r"漏水|渗水|水管.{0,4}(爆|裂|破)|爆管|反水|冒水", r"没水|停水|没有水|断水")),
+    UrgencyRule("yellow", (r"电梯",), ("lift",)),
+)
+
+
+def urgency(text: str, category: str, rules: Sequence[UrgencyRule] = DEFAULT_URGENCY) -> str:
+    """The first matching rule's colour; blue (lights, sanitation, suggestions, ...) otherwise."""
+    for rule in rules:
+        if rule.matches(text, category):
+            return rule.colour
+    return "blue"
+
+
+def rules_from_config(config: Iterable[dict[str, object]] | None) -> tuple[UrgencyRule, ...]:
+    """A community's urgency rules (already validated by the community file loader), or the defaults."""
+    if not config:
+        return DEFAULT_URGENCY
+    rules = []
+    for item in config:
+        words = item.get("words") or ()
+        categories = item.get("categories") or ()
+        assert isinstance(words, list | tuple) and isinstance(categories, list | tuple)
+        rules.append(UrgencyRule(str(item["colour"]), tuple(map(str, words)), tuple(map(str, categories))))
+    return tuple(rules)
+
+
+_N = f"[{NUMERAL_CHARS}]+"
+_BUILDING = re.compile(
+    rf"(?P<building>{_N}|[A-Za-z])\s*(号楼|栋|幢|座|号(?=\s*{_N}\s*单元))(\s*(?P<unit>{_N})\s*(单元|门))?"
+)
+_UNIT_ONLY = re.compile(rf"(?P<unit>{_N})\s*单元")
+
+
+@dataclass(frozen=True)
+class Place:
+    building: str | None = None
+    unit: str | None = None
+    label: str = ""
+
+    @property
+    def known(self) -> bool:
+        return bool(self.building or self.label)
+
+    def describe(self) -> str:
+        if self.building:
+            return f"{self.building}号楼" + (f"{self.unit}单元" if self.unit else "")
+        return self.label
+
+
+def _number(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if raw.isascii() and raw.isalpha():
+        return raw.upper()
+    value = to_int(raw)
+    return str(value) if value is not None else None
+
+
+def find_place(text: str) -> Place:
+    """The building (and unit) a report names: "3号楼东边", "五栋二单元", "A座"."""
+    match = _BUILDING.search(text)
+    if match is None:
+        return Place()
+    return Place(building=_number(match.group("building")), unit=_number(match.group("unit")))
+
+
+def summary(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,164 @@
+"""Volunteer sign-up by message: name, mobile number (encrypted at rest), skills, availability, consent."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from handlers.base import UNHANDLED, Context, Outcome
+from handlers.messages import Inbound, TextReply
+from handlers.privacy import encrypt_phone
+from handlers.volunteering.points import is_summary_request, month_summary
+from intents import Classification, Intent
+from storage import volunteers as vrepo
+from storage.models import DialogueState
+
+VOLUNTEER_FLOW = "volunteer_signup"
+
+# Commands a resident may type in the middle of the form; they leave the form rather than fill it.
+_COMMANDS = frozenset({Intent.CHECKIN, Intent.POINTS, Intent.TICKET_STATUS, Intent.HUMAN, Intent.HELP})
+_CANCEL = re.compile(r"^\s*(取消|算了|不报了|不填了|退出|不想当了)\s*[。.!！]*\s*$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_NAME_PREFIX = re.compile(r"^(我叫|我是|名字是|名字叫|姓名[:：]?|叫)")
+_NONE = re.compile(r"^\s*(没有|无|没|都不会|没什么(特长|技能)?|不会|暂无)\s*[。.!！]*\s*$")
+_YES = re.compile(r"^\s*(是|是的|好|好的|可以|同意|愿意|行|嗯|对|没问题|yes|y|ok)\s*[。.!！]*\s*$", re.IGNORECASE)
+_NO = re.compile(r"(不同意|不愿意|不可以|不行|不要|^\s*(不|否|no|n)\s*[。.!！]*\s*$)", re.IGNORECASE)
+
+# In priority order: a pattern's words are removed before the next pattern looks, so a
+# "心理医生" is a counsellor and not also a doctor, and "电脑维修" is computers, not appliances.
+SKILL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("psychological", re.compile(r"心理(咨询师?|医生|老师|辅导|疏导|学)?")),
+    ("legal", re.compile(r"律师|法律|法务|法官|法学|调解")),
+    ("caregiving", re.compile(r"照护|护理老人|陪护|陪伴|照顾老人|养老|助老")),
+    ("medical", re.compile(r"医生|医师|护士|大夫|医疗|医护|药师|护理|康复|急救")),
+    ("electrical", re.compile(r"电工|水电|电路|电气")),
+    ("computer", re.compile(r"电脑|手机|网络|程序|软件|IT", re.IGNORECASE)),
+    ("teaching", re.compile(r"老师|教师|辅导|教学|家教|教书|讲课")),
+    ("repair", re.compile(r"维修|修理|家电|水管|木工|修")),
+)
+
+ASK_NAME = "感谢您愿意为社区出份力！报名只要几步，随时发“取消”可以退出。\n请问您怎么称呼？（姓名）"
+ASK_PHONE = "请留一个手机号，方便活动时联系您（只有社区工作人员能看到）："
+ASK_SKILLS = (
+    "您有什么专长吗？比如律师、医生、心理咨询、老师、电工、家电维修、电脑手机、照护老人……可以写几样，没有就回“没有”。"
+)
+ASK_AVAILABILITY = "您一般什么时候有空？比如“周末上午”“工作日晚上”："
+ASK_CONSENT = "最后一步：您同意社区工作人员在有活动或需要帮忙时联系您吗？回复“同意”或“不同意”。"
+
+
+def normalize_mobile(text: str) -> str | None:
+    """A mainland mobile number from what a resident types ("138 0013 8000", "+86-13800138000"), or None."""
+    digits = unicodedata.normalize("NFKC", text)
+    digits = re.sub(r"[\s\-()（）]", "", digits)
+    digits = re.sub(r"^(\+?86)(?=1\d{10}$)", "", digits)
+    return digits if _MOBILE.match(digits) else None
+
+
+def map_skills(text: str) -> dict[str, str]:
+    """Free text to the skill vocabulary (storage.volunteers.SKILLS), each with what the resident wrote."""
+    if _NONE.match(text):
+        return {}
+    detail = text.strip()[:200]
+    remaining = text
+    found: dict[str, str] = {}
+    for skill, pattern in SKILL_PATTERNS:
+        if pattern.search(remaining):
+            found[skill] = detail
+            remaining = pattern.sub(" ", remaining)
+    if not found and detail:
+        found["other"] = detail
+    return found
+
+
+def parse_yes_no(text: str) -> bool | None:
+    if _NO.search(text):
+        return False
+    if _YES.match(text):
+        return True
+    return None
+
+
+def _describe_skills(skills: list[str]) -> str:
+    return "、".join(vrepo.SKILLS.get(s, s) for s in skills) or "暂无"
+
+
+class VolunteerHandler:
+    """Starts the sign-up form, and resumes it one answer at a time."""
+
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        if is_summary_request(msg.text):
+            return month_summary(ctx)
+        existing = vrepo.volunteer_for_resident(ctx.session, resident_id=ctx.resident.id)
+        if existing is not None:
+            skills = vrepo.skills_of(ctx.session, volunteer_id=existing.id)
+            return TextReply(
+                f"{existing.name}，您已经是登记的志愿者了（专长：{_describe_skills(skills)}）。"
+                "发“最近有什么活动”看看可以参加的活动，发“我这个月的时长”查服务时长。"
+            )
+        ctx.start_dialogue(VOLUNTEER_FLOW, "name", {})
+        return TextReply(ASK_NAME)
+
+    def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome:
+        if msg.kind not in ("text", "voice") or not msg.text.strip():
+            return TextReply("请直接打字回答，发“取消”可以退出报名。")
+        if cls.source == "rule" and cls.intent in _COMMANDS:
+            return UNHANDLED
+        text = msg.text.strip()
+        if _CANCEL.match(text):
+            ctx.end_dialogue()
+            return TextReply("好的，已取消报名。以后想参加，随时发“我想当志愿者”。")
+        data = dict(state.data)
+        step = state.step
+        if step == "name":
+            name = _NAME_PREFIX.sub("", text).strip(" 。.，,")
+            if not 1 <= len(name) <= 20:
+                return TextReply("称呼请写 20 个字以内，比如“张阿姨”或“李明”：")
+            data["name"] = name
+            ctx.start_dialogue(VOLUNTEER_FLOW, "phone", data)
+            return TextReply(f"好的，{name}。" + ASK_PHONE)
+        if step == "phone":
+            phone = normalize_mobile(text)
+            if phone is None:
+                return TextReply("这个号码好像不对，请发 11 位手机号，比如 13812345678：")
+            # Only the ciphertext is kept, even in the half-finished form.
+            data["phone_encrypted"] = encrypt_phone(ctx.settings.secret_key, phone)
+            ctx.start_dialogue(VOLUNTEER_FLOW, "skills", data)
+            return TextReply(ASK_SKILLS)
+        if step == "skills":
+            data["skills"] = map_skills(text)
+            ctx.start_dialogue(VOLUNTEER_FLOW, "availability", data)
+            return TextReply(ASK_AVAILABILITY)
+        if step == "availability":
+            data["availability"] = text[:200]
+            ctx.start_dialogue(VOLUNTEER_FLOW, "consent", data)
+            return TextReply(ASK_CONSENT)
+        if step == "consent":
+            consent = parse_yes_no(text)
+            if consent is None:
+                return TextReply("请回复“同意”或“不同意”：")
+            ctx.end_dialogue()
+            if not consent:
+                return TextReply("好的，尊重您的选择，这次就不登记了，您的信息也没有保存。欢迎随时来参加社区活动！")
+            return self._register(ctx, data)
+        ctx.end_dialogue()
+        return UNHANDLED
+
+    def _register(self, ctx: Context, data: dict[str, object]) -> TextReply:
+        skills = data.get("skills") or {}
+        assert isinstance(skills, dict)
+        volunteer, created = vrepo.register_volunteer(
+            ctx.session,
+            resident_id=ctx.resident.id,
+            community_id=ctx.community_id,
+            name=str(data["name"]),
+            phone_encrypted=str(data["phone_encrypted"]),
+            skills={str(k): str(v) for k, v in skills.items()},
+            availability=str(data.get("availability") or ""),
+            now=ctx.now,
+        )
+        if not created:
+            return TextReply(f"{volunteer.name}，您已经是登记的志愿者了。")
+        return TextReply(
+            f"登记好了，{volunteer.name}！专长：{_describe_skills(sorted(skills))}；有空时间：{volunteer.availability}。\n"
+            "发“最近有什么活动”报名参加，活动现场发“签到 四位签到码”签到，结束时发“签退”。"
+        )
