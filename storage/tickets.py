@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, exists, select
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, exists, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.db import insert_unless_duplicate
@@ -45,8 +45,8 @@ class Ticket(Base):
     unit: Mapped[str | None] = mapped_column(String(32))
     # What a person reads: "3号楼2单元", or the label of a WeChat location message.
     place: Mapped[str] = mapped_column(String(200), default="")
-    latitude: Mapped[float | None]
-    longitude: Mapped[float | None]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     description: Mapped[str] = mapped_column(Text)
     assignee: Mapped[str | None] = mapped_column(String(64))
     # 0 = the responsible worker; each missed deadline moves one step up the escalation chain.
