@@ -20,6 +20,7 @@ from tests.support.databases import (
     sqlite_template,
 )
 from tests.support.fake_api import FakeApi, fake_api
+from tests.support.offline import UNARRANGED, offline
 
 # A real 43-character EncodingAESKey, as WeChat generates them, used only by the tests.
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -28,6 +29,14 @@ APP_ID = "wx1234567890abcdef"
 TOKEN = "test-token-123"
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _no_unarranged_requests() -> Iterator[None]:
+    """Any HTTP request a test did not arrange fails it, even when the code under test swallowed the error."""
+    with offline() as refused:
+        yield
+    assert not refused, f"unarranged HTTP requests: {refused}"
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +82,9 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "wechat_app_secret": "app-secret-for-tests",
         "wechat_aes_key": AES_KEY,
         "wechat_aes_key_previous": PREVIOUS_AES_KEY,
-        "wechat_api_base": "http://127.0.0.1:9",  # a port nothing listens on: tests override when sending
-        "wecom_api_base": "http://127.0.0.1:9",
+        # Tests that send stand up a fake API server (the `api` fixture) and point these at it.
+        "wechat_api_base": UNARRANGED,
+        "wecom_api_base": UNARRANGED,
         "wecom_corp_id": "ww-test-corp",
         "wecom_agent_id": "1000002",
         "wecom_secret": "wecom-secret-for-tests",

@@ -33,6 +33,7 @@ from storage.db import is_postgres
 from storage.models import OutboxMessage
 from tests.conftest import make_settings
 from tests.support.fake_api import FakeApi
+from tests.support.offline import closed_port
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 CUSTOM = "/cgi-bin/message/custom/send"
@@ -179,7 +180,8 @@ def test_a_server_error_is_retried_later_with_backoff(outbox: Services, api: Fak
 
 
 def test_an_unreachable_api_keeps_the_message_queued(db_url: str, tmp_path: Path) -> None:
-    services = Services(make_settings(db_url, tmp_path))  # the API base is a closed port
+    closed = f"http://127.0.0.1:{closed_port()}"
+    services = Services(make_settings(db_url, tmp_path, wechat_api_base=closed, wecom_api_base=closed))
     try:
         outbox_id = alert(services)
         drain_once(services, make_senders(services), now=NOW)
