@@ -40,6 +40,8 @@ class Entry:
     reviewed: dt.date | None = None
     collection: str = DEFAULT_COLLECTION
     source: str = ""
+    # The code of the one community this entry is about (its canteen, its office hours); "" for everyone.
+    community: str = ""
 
     @property
     def questions(self) -> tuple[str, ...]:
@@ -48,7 +50,7 @@ class Entry:
 
     def to_row(self) -> dict[str, Any]:
         """The normalised row stored in a collection file (the collection is the file, so it is left out)."""
-        return {
+        row: dict[str, Any] = {
             "id": self.id,
             "domain": self.domain,
             "topic": self.topic,
@@ -59,6 +61,13 @@ class Entry:
             "reviewed": self.reviewed.isoformat() if self.reviewed else None,
             "source": self.source,
         }
+        if self.community:  # only when set, so rows and index fingerprints without one stay as they were
+            row["community"] = self.community
+        return row
+
+    def available_to(self, community: str | None) -> bool:
+        """Whether a resident of `community` (None: unknown) may be answered with this entry."""
+        return not self.community or community is None or self.community == community
 
 
 class EntryError(ValueError):
@@ -147,8 +156,8 @@ def read_rows(path: Path, collection: str, *, default_domain: str = "service") -
     """Read an import file (.jsonl, .csv, .yaml/.yml) into entries of `collection`.
 
     Every row is checked before anything is returned; if any is bad, one RowsError lists them all by line.
-    Rows need `question` and `answer`; `id`, `domain`, `topic`, `paraphrases`, `basis`, `source` are used
-    when present. A row without `domain` gets `default_domain`; one without `id` gets a stable generated id.
+    Rows need `question` and `answer`; `id`, `domain`, `topic`, `paraphrases`, `basis`, `source` and
+    `community` (a community code) are used when present. A row without `domain` gets `default_domain`; one without `id` gets a stable generated id.
     """
     if default_domain not in DOMAINS:
         raise ValueError(f"default domain {default_domain!r} is not one of {', '.join(DOMAINS)}")
@@ -215,6 +224,7 @@ def _imported_entry(row: Mapping[str, Any], collection: str, default_domain: str
         reviewed=_date(row.get("reviewed")),
         collection=collection,
         source=_optional_text(row, "source") or source,
+        community=_optional_text(row, "community"),
     )
 
 

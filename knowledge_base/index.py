@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -160,13 +160,18 @@ class KnowledgeIndex:
         return len(self.entries)
 
     @classmethod
-    def build(cls, entries: Sequence[Entry], encoder: Encoder) -> KnowledgeIndex:
+    def build(
+        cls, entries: Sequence[Entry], encoder: Encoder, known: Mapping[str, NDArray[np.float32]] | None = None
+    ) -> KnowledgeIndex:
+        """Encode the entries and build every structure. Texts in `known` (vectors from an earlier index with
+        this encoder, see text_vectors) are not encoded again: one added entry costs its own texts only."""
         _check_unique(entries)
         encoder.warm_up()
+        known = known or {}
         question_texts = [q for e in entries for q in e.questions]
         counts = [len(e.questions) for e in entries]
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if entries else np.zeros(0, np.int64)
-        question_vectors = encoder.encode(question_texts)
+        question_vectors = _encode_unknown(encoder, question_texts, known)
         centroids = np.zeros((len(entries), encoder.dim), dtype=np.float32)
         for i, (start, count) in enumerate(zip(starts, counts, strict=True)):
             centroid = question_vectors[start : start + count].mean(axis=0)
@@ -174,7 +179,7 @@ class KnowledgeIndex:
         parts = _Parts(
             question_vectors=_flat_index(question_vectors, encoder.dim),
             centroid_vectors=_flat_index(centroids, encoder.dim),
-            answer_vectors=_flat_index(encoder.encode([e.answer for e in entries]), encoder.dim),
+            answer_vectors=_flat_index(_encode_unknown(encoder, [e.answer for e in entries], known), encoder.dim),
             question_starts=starts,
             question_texts=LexicalIndex.build(question_texts, with_coverage=True),
             question_docs=LexicalIndex.build(["\n".join(e.questions) for e in entries]),
@@ -185,14 +190,31 @@ class KnowledgeIndex:
     def warm_up(self) -> None:
         self.encoder.warm_up()
 
+    def text_vectors(self) -> dict[str, NDArray[np.float32]]:
+        """Every question, paraphrase and answer with its vector, for building the next index (see build)."""
+        parts = self._parts
+        texts = [q for e in self.entries for q in e.questions] + [e.answer for e in self.entries]
+        if not texts:
+            return {}
+        vectors = np.vstack(
+            [
+                parts.question_vectors.reconstruct_n(0, parts.question_vectors.ntotal),
+                parts.answer_vectors.reconstruct_n(0, parts.answer_vectors.ntotal),
+            ]
+        )
+        return dict(zip(texts, vectors.astype(np.float32), strict=True))
+
     def get(self, entry_id: str, collection: str | None = None) -> Entry | None:
         for entry in self._by_id.get(entry_id, []):
             if collection is None or entry.collection == collection:
                 return entry
         return None
 
-    def search(self, query: str, k: int = 5, domain: str | None = None) -> list[Hit]:
-        """The k best entries for a resident's message, best first; [] for an empty message or index."""
+    def search(self, query: str, k: int = 5, domain: str | None = None, community: str | None = None) -> list[Hit]:
+        """The k best entries for a resident's message, best first; [] for an empty message or index.
+
+        With `community` (a community code), entries that belong to another community are left out.
+        """
         query = " ".join(query.split())[:MAX_QUERY_CHARS]
         if not query or not self.entries or k <= 0:
             return []
@@ -201,6 +223,8 @@ class KnowledgeIndex:
         candidates = np.arange(len(self.entries))
         if domain is not None:
             candidates = candidates[self._domains == domain]
+        if community is not None:
+            candidates = candidates[[self.entries[int(i)].available_to(community) for i in candidates]]
         order = candidates[np.argsort(-fused[candidates], kind="stable")][:k]
         best_two = np.sort(fused)[-2:][::-1] if len(fused) > 1 else np.concatenate([fused, fused])
         hits = []
@@ -302,8 +326,17 @@ def read_meta(directory: Path) -> dict[str, object] | None:
     return meta if isinstance(meta, dict) else None
 
 
-def load_or_build(entries: Sequence[Entry], encoder: Encoder, cache_dir: Path) -> KnowledgeIndex:
-    """The index saved in `cache_dir` if it was built from these entries with this encoder, else a new one (saved)."""
+def load_or_build(
+    entries: Sequence[Entry],
+    encoder: Encoder,
+    cache_dir: Path,
+    known: Mapping[str, NDArray[np.float32]] | None = None,
+) -> KnowledgeIndex:
+    """The index saved in `cache_dir` if it was built from these entries with this encoder, else a new one (saved).
+
+    A new one reuses the vectors of texts in `known` and in the stale saved index, so a changed entry
+    costs the encoding of its own texts rather than of the whole knowledge base.
+    """
     wanted = fingerprint(entries, encoder.name)
     meta = read_meta(cache_dir)
     if meta is not None and meta.get("fingerprint") == wanted:
@@ -312,11 +345,34 @@ def load_or_build(entries: Sequence[Entry], encoder: Encoder, cache_dir: Path) -
         except Exception:
             # A damaged cache costs one rebuild, never an outage.
             log.warning("index cache in %s is unreadable; rebuilding", cache_dir, exc_info=True)
+            meta = None
+    merged = dict(_cached_vectors(cache_dir, encoder) if meta is not None else {})
+    merged.update(known or {})
     started = time.perf_counter()
-    index = KnowledgeIndex.build(entries, encoder)
+    index = KnowledgeIndex.build(entries, encoder, known=merged)
     index.save(cache_dir)
     log.info("built index of %d entries in %.1f s", len(entries), time.perf_counter() - started)
     return index
+
+
+def _cached_vectors(cache_dir: Path, encoder: Encoder) -> dict[str, NDArray[np.float32]]:
+    try:
+        return KnowledgeIndex.load(cache_dir, encoder).text_vectors()
+    except Exception:
+        # Another encoder, another format or a damaged copy: nothing to reuse.
+        log.debug("no reusable vectors in %s", cache_dir, exc_info=True)
+        return {}
+
+
+def _encode_unknown(
+    encoder: Encoder, texts: Sequence[str], known: Mapping[str, NDArray[np.float32]]
+) -> NDArray[np.float32]:
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    fresh = dict(zip(missing, encoder.encode(missing), strict=True)) if missing else {}
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    rows = [fresh[t] if t in fresh else known[t] for t in texts]
+    return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
 
 
 def calibrated_score(signals: Signals) -> float:

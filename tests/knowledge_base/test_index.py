@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from knowledge_base.encoders import UsemEncoder
 from knowledge_base.entries import Entry
@@ -82,9 +85,11 @@ def test_cache_is_reused_until_entries_or_encoder_change(
     built: list[int] = []
     real_build = KnowledgeIndex.build.__func__  # type: ignore[attr-defined]
 
-    def counting_build(cls: type[KnowledgeIndex], entries: list[Entry], enc: UsemEncoder) -> KnowledgeIndex:
+    def counting_build(
+        cls: type[KnowledgeIndex], entries: list[Entry], enc: UsemEncoder, known: object = None
+    ) -> KnowledgeIndex:
         built.append(len(entries))
-        return real_build(cls, entries, enc)  # type: ignore[no-any-return]
+        return real_build(cls, entries, enc, known)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(KnowledgeIndex, "build", classmethod(counting_build))
 
@@ -131,3 +136,45 @@ def test_fingerprint_follows_content_and_order(team_entries: list[Entry]) -> Non
 def test_duplicate_ids_within_a_collection_are_refused(team_entries: list[Entry], encoder: UsemEncoder) -> None:
     with pytest.raises(ValueError, match="appears twice"):
         KnowledgeIndex.build([team_entries[0], team_entries[0]], encoder)
+
+
+class _CountingEncoder(UsemEncoder):
+    """The shared model, counting the texts it is asked to encode."""
+
+    def __init__(self, inner: UsemEncoder) -> None:
+        super().__init__()
+        self.inner = inner
+        self.encoded: list[str] = []
+
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.encoded.extend(texts)
+        return self.inner.encode(texts)
+
+
+def test_a_rebuild_encodes_only_the_new_texts(team_entries: list[Entry], encoder: UsemEncoder, tmp_path: Path) -> None:
+    counting = _CountingEncoder(encoder)
+    first = load_or_build(team_entries, counting, tmp_path / "idx")
+    added = Entry(
+        id="p9", domain="service", question="垃圾分类怎么分", answer="分四类。", paraphrases=("干垃圾湿垃圾咋分",)
+    )
+    counting.encoded.clear()
+    again = KnowledgeIndex.build([*team_entries, added], counting, known=first.text_vectors())
+    assert counting.encoded == ["垃圾分类怎么分", "干垃圾湿垃圾咋分", "分四类。"]
+    assert again.search("湿垃圾和干垃圾怎么区分", k=1)[0].entry.id == "p9"
+    assert again.search("低保怎么申请", k=1)[0].signals.dense_question == pytest.approx(1.0, abs=1e-4)
+
+    # A restart finds the stale saved index and reuses its vectors the same way.
+    counting.encoded.clear()
+    load_or_build([*team_entries, added], counting, tmp_path / "idx")
+    assert counting.encoded == ["垃圾分类怎么分", "干垃圾湿垃圾咋分", "分四类。"]
+
+
+def test_an_entry_of_one_community_is_kept_from_the_others(team_entries: list[Entry], encoder: UsemEncoder) -> None:
+    canteen = Entry(id="c1", domain="service", question="社区食堂几点开门", answer="早七点。", community="heping")
+    index = KnowledgeIndex.build([*team_entries, canteen], encoder)
+    assert index.search("食堂几点开门", k=1)[0].entry.id == "c1"
+    assert index.search("食堂几点开门", k=1, community="heping")[0].entry.id == "c1"
+    assert "c1" not in {h.entry.id for h in index.search("食堂几点开门", k=10, community="xinhua")}
