@@ -18,9 +18,10 @@ from storage import access
 from storage import repositories as repo
 from storage.access import AuditEntry, WorkerKey
 from storage.models import utcnow
+from tests.support.people import Resident
 from tests.support.wechat import FakeWeChat
 
-from .conftest import ADMIN, Resident
+from .conftest import ADMIN
 from .test_journey import actions, code_in
 
 

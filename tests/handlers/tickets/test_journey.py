@@ -16,9 +16,10 @@ from storage.models import OutboxMessage, utcnow
 from storage.models import Resident as ResidentRow
 from storage.tickets import Ticket
 from tests.support.fake_api import FakeApi
+from tests.support.people import Resident
 from tests.support.wechat import FakeWeChat
 
-from .conftest import ADMIN, Resident, customs_to, drain, sent_cards, worker
+from .conftest import ADMIN, customs_to, drain, sent_cards, worker
 
 CODE = re.compile(r"工单号? ?([2-9A-HJKMNP-Z]{6})")
 

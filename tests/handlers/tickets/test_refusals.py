@@ -10,9 +10,10 @@ from wechatpy.crypto import PrpCrypto
 
 from bot.services import Services
 from tests.support.fake_api import FakeApi
+from tests.support.people import CORP_ID, WECOM_AES_KEY, WECOM_TOKEN, Resident
 from tests.support.wechat import FakeWeChat, sign
 
-from .conftest import ADMIN, CORP_ID, WECOM_AES_KEY, WECOM_TOKEN, Resident, worker
+from .conftest import ADMIN, worker
 from .test_journey import actions, code_in, load
 
 
