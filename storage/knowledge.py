@@ -86,7 +86,7 @@ def kb_rows(
         query = query.where(KnowledgeEntry.collection.in_(list(collections)))
     if entry_id is not None:
         query = query.where(KnowledgeEntry.entry_id == entry_id)
-    return [(row, code) for row, code in session.execute(query).tuples()]
+    return [(row, code) for row, code in session.execute(query)]
 
 
 def kb_entry(session: Session, *, collection: str, entry_id: str) -> KnowledgeEntry | None:
@@ -113,7 +113,7 @@ def kb_collection_sizes(session: Session) -> dict[str, int]:
         .group_by(KnowledgeEntry.collection)
         .order_by(KnowledgeEntry.collection)
     )
-    return {name: int(count) for name, count in session.execute(query).tuples()}
+    return {name: int(count) for name, count in session.execute(query)}
 
 
 def count_kb_entries(session: Session, *, origin: str) -> int:
