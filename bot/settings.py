@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -30,8 +32,36 @@ PRODUCTION_SECRETS = (
 )
 
 
+# The values among those that are secrets (the others are identifiers WeChat and WeCom print in their
+# consoles): production refuses them short, guessable, or the same as another.
+SECRET_VALUES = ("wechat_token", "wechat_app_secret", "wecom_secret", "wecom_token", "admin_token", "secret_key")
+MIN_SECRET_LENGTH = 12
+# Bits by the characters' own frequencies: 123456789012 has 40, a-real-token-4f9c about 60.
+MIN_SECRET_BITS = 44
+_COMMON_SECRETS = frozenset(
+    "password passw0rd 123456 12345678 123456789 qwerty admin administrator example letmein welcome "
+    "shegong wechat weixin token secret default iloveyou".split()
+)
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or unusable; the message names the environment variable."""
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why a production secret is too weak to trust, or None."""
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"shorter than {MIN_SECRET_LENGTH} characters"
+    stripped = value.strip().lower()
+    if stripped in _COMMON_SECRETS or stripped.rstrip("0123456789!.") in _COMMON_SECRETS:
+        return "a common password"
+    if any(value == value[:k] * (len(value) // k) for k in range(1, len(value) // 2 + 1) if len(value) % k == 0):
+        return "a repeated pattern"
+    counts = Counter(value)
+    bits = -sum(n * math.log2(n / len(value)) for n in counts.values())
+    if bits < MIN_SECRET_BITS:
+        return "too easy to guess (too few different characters)"
+    return None
 
 
 def is_placeholder(value: str) -> bool:
@@ -89,12 +119,31 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:
+        if not self.database_url.strip():
+            raise ConfigError("SHEGONG_DATABASE_URL is empty; give a database URL or leave it unset in development")
         if self.env == "production":
             for name in PRODUCTION_SECRETS:
                 if is_placeholder(getattr(self, name)):
                     raise ConfigError(
                         f"SHEGONG_{name.upper()} is missing or a placeholder; production needs a real value"
                     )
+            for name in SECRET_VALUES:
+                weakness = secret_weakness(getattr(self, name))
+                if weakness:
+                    raise ConfigError(f"SHEGONG_{name.upper()} is {weakness}; production needs a strong secret")
+            seen: dict[str, str] = {}
+            for name in SECRET_VALUES:
+                value = getattr(self, name)
+                if value in seen:
+                    raise ConfigError(
+                        f"SHEGONG_{name.upper()} is the same as SHEGONG_{seen[value].upper()}; each secret must differ"
+                    )
+                seen[value] = name
+            if "database_url" not in self.model_fields_set:
+                raise ConfigError(
+                    "SHEGONG_DATABASE_URL is not set; production needs its database named explicitly "
+                    "(postgresql+psycopg://…), not the embedded SQLite default"
+                )
         for name in ("wechat_aes_key", "wechat_aes_key_previous", "wecom_aes_key"):
             value = getattr(self, name)
             if value and len(value) != 43:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import PRODUCTION_SECRETS, ConfigError, Settings, get_settings
+from bot.settings import PRODUCTION_SECRETS, SECRET_VALUES, ConfigError, Settings, get_settings
 from tests.conftest import AES_KEY
 
 REAL_SECRETS = {
     "wechat_token": "a-real-token-4f9c",
     "wechat_app_id": "wx8c1d2e3f4a5b6c7d",
-    "wechat_app_secret": "0123456789abcdef0123456789abcdef",
+    "wechat_app_secret": "9f86d081884c7d659a2feaa0c55ad015",
     "wechat_aes_key": AES_KEY,
     "wecom_corp_id": "ww1234567890",
     "wecom_agent_id": "1000002",
@@ -36,8 +36,12 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     get_settings.cache_clear()
 
 
+# Production names its database; without it the embedded SQLite default would be used silently.
+DATABASE_URL = "postgresql+psycopg://shegong@db.internal/shegong"
+
+
 def production(**overrides: object) -> Settings:
-    values: dict[str, object] = {"env": "production", **REAL_SECRETS, **overrides}
+    values: dict[str, object] = {"env": "production", "database_url": DATABASE_URL, **REAL_SECRETS, **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -62,6 +66,7 @@ def test_production_with_a_placeholder_secret_names_the_variable(placeholder: st
 
 def test_production_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHEGONG_ENV", "production")
+    monkeypatch.setenv("SHEGONG_DATABASE_URL", DATABASE_URL)
     for name, value in REAL_SECRETS.items():
         monkeypatch.setenv(f"SHEGONG_{name.upper()}", value)
     monkeypatch.setenv("SHEGONG_ADMIN_TOKEN", "changeme")
@@ -74,6 +79,7 @@ def test_production_settings_are_read_from_the_environment(monkeypatch: pytest.M
 
 def test_a_production_env_file_is_read_too(tmp_path: Path) -> None:
     lines = [f"SHEGONG_{k.upper()}={v}" for k, v in REAL_SECRETS.items() if k != "secret_key"]
+    lines.append(f"SHEGONG_DATABASE_URL={DATABASE_URL}")
     (tmp_path / ".env").write_text("SHEGONG_ENV=production\n" + "\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="SHEGONG_SECRET_KEY"):
         Settings()
@@ -129,3 +135,30 @@ def test_defaults_are_the_embedded_development_setup() -> None:
     assert settings.reply_budget_seconds < 5  # WeChat stops waiting at 5 s
     assert settings.max_body_bytes == 64 * 1024
     assert settings.timestamp_window_seconds == 300
+
+
+@pytest.mark.parametrize(
+    "weak", ["a", "123456", "password", "example", "123456789012", "Password1234", "passwordpassword"]
+)
+@pytest.mark.parametrize("name", SECRET_VALUES)
+def test_production_refuses_short_or_common_secrets(name: str, weak: str) -> None:
+    with pytest.raises(ConfigError, match=f"SHEGONG_{name.upper()}"):
+        production(**{name: weak})
+
+
+def test_production_refuses_a_secret_that_repeats_another() -> None:
+    with pytest.raises(ConfigError, match="SHEGONG_ADMIN_TOKEN is the same as SHEGONG_WECHAT_TOKEN"):
+        production(admin_token=REAL_SECRETS["wechat_token"])
+
+
+def test_production_needs_its_database_named() -> None:
+    values = {"env": "production", **REAL_SECRETS}
+    with pytest.raises(ConfigError, match="SHEGONG_DATABASE_URL is not set"):
+        Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_an_empty_database_url_is_a_clear_error(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHEGONG_DATABASE_URL", "")
+    with pytest.raises(ConfigError, match="SHEGONG_DATABASE_URL is empty"):
+        Settings(_env_file=None, env=env, **REAL_SECRETS)  # type: ignore[call-arg]
