@@ -11,9 +11,8 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from bot import webhook, wecom
-from bot.api import tickets as tickets_api
-from bot.api import volunteers as volunteers_api
 from bot.api.deps import AuditStatusMiddleware
+from bot.api.routes import include_api
 from bot.outbox import OutboxWorker
 from bot.scheduler import scheduled_jobs
 from bot.services import Services
@@ -39,6 +38,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             if worker is not None:
                 worker.stop()
+            services.live_knowledge.stop()
             app.state.executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="shegong", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -50,8 +50,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(AuditStatusMiddleware)
     app.include_router(webhook.router)
     app.include_router(wecom.router)
-    app.include_router(tickets_api.router)
-    app.include_router(volunteers_api.router)
+    include_api(app)
 
     @app.get("/healthz")
     def healthz() -> PlainTextResponse:

@@ -13,12 +13,15 @@ import logging
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.api.errors import invalid
 from bot.services import Services
+from bot.webhook import get_services
 from storage import access
 from storage import repositories as repo
 from storage.models import utcnow
@@ -55,7 +58,7 @@ class Caller:
                 raise HTTPException(403, f"this key belongs to {self.worker}; it cannot act as {named}")
             return self.worker
         if not named:
-            raise HTTPException(422, "name the worker doing this (field 'worker')")
+            raise invalid(("body", "worker"), "name the worker doing this (field 'worker')")
         return named
 
 
@@ -63,7 +66,7 @@ def _authenticate(services: Services, presented: str, request: Request) -> Calle
     admin = services.settings.admin_token
     now = utcnow()
     action = _action(request)
-    query = dict(request.query_params)
+    query = {_storable(name): _storable(value) for name, value in list(request.query_params.items())[:_AUDIT_PARAMS]}
     try:
         with services.sessions.begin() as session:
             if admin and hmac.compare_digest(presented.encode(), admin.encode()):
@@ -83,7 +86,7 @@ def _authenticate(services: Services, presented: str, request: Request) -> Calle
                 community_id=caller.community_id,
                 action=action,
                 method=request.method,
-                path=request.url.path,
+                path=_storable(request.url.path),
                 query=query,
                 now=now,
             )
@@ -94,22 +97,39 @@ def _authenticate(services: Services, presented: str, request: Request) -> Calle
         raise HTTPException(503, "the audit log cannot be written just now; nothing was read, try again") from exc
 
 
+# What the audit row keeps of a query string: enough to tell what was asked, bounded like the row itself.
+_AUDIT_PARAMS = 30
+_AUDIT_TEXT = 300
+
+
+def _storable(text: str) -> str:
+    """Text the audit row can hold on every backend: PostgreSQL refuses NUL, and nothing can encode a lone
+    surrogate. A request with either is still recorded (and then refused by the route) instead of 503."""
+    text = text[:_AUDIT_TEXT].replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _action(request: Request) -> str:
     if request.method in ("GET", "HEAD"):
         return "export" if request.url.path in EXPORT_PATHS else "read"
     return "change"
 
 
-async def current_caller(request: Request, authorization: Annotated[str, Header()] = "") -> Caller:
-    scheme, _, presented = authorization.partition(" ")
-    presented = presented.strip()
-    if scheme.lower() != "bearer" or not presented:
+_bearer = HTTPBearer(auto_error=False, description="a worker's own key (`shegong key issue`) or SHEGONG_ADMIN_TOKEN")
+
+
+async def current_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    presented = credentials.credentials.strip() if credentials is not None else ""
+    if not presented:
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
     services: Services = request.app.state.services
     return await run_in_threadpool(_authenticate, services, presented, request)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def community_id_of(services: Services, code: str | None) -> int | None:
