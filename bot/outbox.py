@@ -16,7 +16,7 @@ from bot.clients import ApiError, WeChatClient, WeComClient
 from bot.services import Services
 from handlers import service_window
 from storage import repositories as repo
-from storage.models import OutboxMessage, Resident, utcnow
+from storage.models import OutboxMessage, Resident
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class Senders:
 
 def drain_once(services: Services, senders: dict[str, Send], *, now: datetime | None = None, limit: int = 20) -> int:
     """Send what is due; returns how many rows were attempted."""
-    now = now or utcnow()
+    now = now or services.clock()
     with services.sessions.begin() as session:
         rows = repo.claim_due_outbox(session, now=now, lease=LEASE, limit=limit)
         jobs = [Job(r.id, r.channel, r.recipient, dict(r.payload), r.attempts) for r in rows]
@@ -204,7 +204,7 @@ class OutboxWorker:
         poll = self.services.settings.outbox_poll_seconds
         while not self._stop.is_set():
             try:
-                now = utcnow()
+                now = self.services.clock()
                 for job in self.periodic:
                     job(now)
                 busy = drain_once(self.services, self.senders, now=now)

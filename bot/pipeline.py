@@ -20,7 +20,7 @@ from handlers.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
 from handlers.residents import CHOOSE_FLOW, ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
-from storage.models import Community, InboundMessage, Resident, utcnow
+from storage.models import Community, InboundMessage, Resident
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Handled:
 
 def record_message(services: Services, msg: Inbound, *, now: datetime | None = None) -> Recorded:
     """Keep the message before anything else happens; a retry finds the first record."""
-    now = now or utcnow()
+    now = now or services.clock()
     with services.sessions.begin() as session:
         resident = repo.get_or_create_resident(session, openid=msg.sender)
         row, created = repo.record_inbound(
@@ -132,7 +132,7 @@ def handle_message(
     services: Services, msg: Inbound, inbound_id: int, *, handoff: Handoff | None = None, now: datetime | None = None
 ) -> Handled | None:
     """Handle a recorded message in one transaction; None if another delivery already took it."""
-    now = now or utcnow()
+    now = now or services.clock()
     try:
         with services.sessions.begin() as session:
             if not repo.claim_inbound(session, inbound_id=inbound_id):

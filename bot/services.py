@@ -17,6 +17,7 @@ from bot.dispatcher import Dispatcher
 from bot.knowledge import collections_from_setting, intent_model_for, knowledge_index_for
 from bot.settings import Settings
 from handlers.base import Context
+from handlers.clock import Clock, system_clock
 from handlers.messages import Inbound, Reply
 from handlers.router import build_router
 from handlers.volunteering.activities import use_scene_qr
@@ -28,8 +29,10 @@ from storage.db import make_engine, make_sessionmaker
 class Services:
     """Cheap to construct; heavy parts load on first use or in warm_up()."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Engine | None = None, *, clock: Clock = system_clock) -> None:
         self.settings = settings
+        # Every `now` the webhook, the outbox and the scheduler hand to handlers comes from here.
+        self.clock = clock
         self.engine = engine or make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self._lock = threading.Lock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.services import Services
 from bot.settings import Settings
+from handlers.clock import FixedClock, system_clock
 from storage import repositories as repo
 from storage import volunteers as vrepo
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
@@ -22,24 +23,23 @@ from tests.support.wechat import FakeWeChat
 T0 = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
 
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-    def __call__(self) -> datetime:
-        return self.now
+# The name the tests annotate their `clock` argument with.
+Clock = FixedClock
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+def clock() -> FixedClock:
     """The time the pipeline hands to handlers (ctx.now), under the test's control."""
-    fake = Clock()
-    monkeypatch.setattr("bot.pipeline.utcnow", fake)
-    return fake
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def services(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Services]:
+    """On the test's FixedClock when the test asks for `clock`; otherwise on the system clock."""
+    clock = request.getfixturevalue("clock") if "clock" in request.fixturenames else system_clock
+    services = Services(settings, clock=clock)
+    yield services
+    services.close()
 
 
 @pytest.fixture

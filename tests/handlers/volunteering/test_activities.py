@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 from bot.cli.main import app as cli
 from bot.services import Services
 from bot.settings import get_settings
+from handlers.clock import FixedClock
 from handlers.volunteering.activities import create_activity_with_qr, send_due_reminders
 from storage import volunteers as vrepo
 from storage.models import Community, OutboxMessage
-from tests.handlers.volunteering.conftest import T0, Clock, assert_ledger_balances, resident_id, talk
+from tests.handlers.volunteering.conftest import T0, assert_ledger_balances, resident_id, talk
 
 
 def make_activity(services: Services, *, start: datetime, hours: float = 2, **fields: object) -> vrepo.Activity:
@@ -89,12 +90,12 @@ def test_cli_creates_an_activity_with_a_code_and_a_qr_png(
         get_settings.cache_clear()
 
 
-def test_codes_are_unique_among_open_activities(services: Services, clock: Clock) -> None:
+def test_codes_are_unique_among_open_activities(services: Services, clock: FixedClock) -> None:
     codes = {make_activity(services, start=T0 + timedelta(days=1), title=f"活动{i}").checkin_code for i in range(40)}
     assert len(codes) == 40
 
 
-def test_list_join_and_capacity(client: TestClient, services: Services, community: int, clock: Clock) -> None:
+def test_list_join_and_capacity(client: TestClient, services: Services, community: int, clock: FixedClock) -> None:
     make_activity(services, start=T0 + timedelta(days=1), title="垃圾分类讲座", kind="skill_share", capacity=1)
     a, b = talk(client, "openid-a"), talk(client, "openid-b")
     listing = a.say("最近有什么活动")
@@ -114,13 +115,13 @@ def test_list_join_and_capacity(client: TestClient, services: Services, communit
 
 
 def test_a_reminder_after_the_48_hour_window_goes_as_a_template_message(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     make_activity(services, start=T0 + timedelta(days=3), title="重阳节包饺子")
     a, b = talk(client, "openid-a"), talk(client, "openid-b")
     a.say("最近有什么活动")
     assert "报名成功" in a.say("报名 1")
-    clock.advance(days=2, hours=12)
+    clock.advance(timedelta(days=2, hours=12))
     b.say("最近有什么活动")
     assert "报名成功" in b.say("报名 1")  # b wrote 12 h before the reminder: still inside the window
 
@@ -143,7 +144,7 @@ def test_a_reminder_after_the_48_hour_window_goes_as_a_template_message(
 
 
 def test_each_community_sets_its_own_reminder_lead(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     with services.sessions.begin() as session:
         row = session.get(Community, community)
@@ -159,21 +160,21 @@ def test_each_community_sets_its_own_reminder_lead(
 
 
 def test_check_in_only_within_the_window_and_only_once(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     activity = make_activity(services, start=T0 + timedelta(hours=2), hours=2)
     code = activity.checkin_code
     chen = talk(client, "openid-chen")
     assert "不在签到时间内" in chen.say(f"签到 {code}")  # two hours early
     assert "没有找到签到码" in chen.say("签到 0000" if code != "0000" else "签到 0001")
-    clock.advance(hours=1, minutes=31)  # 29 minutes before the start: inside the grace period
+    clock.advance(timedelta(hours=1, minutes=31))  # 29 minutes before the start: inside the grace period
     assert "签到成功" in chen.say(f"签到 {code}")
     assert "已经签到过了" in chen.say(f"签到 {code}")
-    clock.advance(hours=3)  # leaves an hour after the end: only the activity's 2 hours count
+    clock.advance(timedelta(hours=3))  # leaves an hour after the end: only the activity's 2 hours count
     reply = chen.say("签退")
     assert "2小时" in reply and "10 积分" in reply
     assert "没有正在进行的签到" in chen.say("签退")
-    clock.advance(minutes=10)
+    clock.advance(timedelta(minutes=10))
     assert "不在签到时间内" in chen.say(f"签到 {code}")
     with services.sessions.begin() as session:
         rid = resident_id(services, "openid-chen")
@@ -182,7 +183,7 @@ def test_check_in_only_within_the_window_and_only_once(
 
 
 def test_wechat_retries_of_one_check_in_make_one_check_in(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     activity = make_activity(services, start=T0)
     zhou = talk(client, "openid-zhou")
@@ -196,7 +197,7 @@ def test_wechat_retries_of_one_check_in_make_one_check_in(
 
 
 def test_venue_bound_check_in_needs_a_location_within_the_radius(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     activity = make_activity(services, start=T0, latitude=39.9087, longitude=116.3975, radius_m=200)
     sun = talk(client, "openid-sun")
@@ -206,14 +207,16 @@ def test_venue_bound_check_in_needs_a_location_within_the_radius(
     assert "签到成功" in sun.send_location(39.9090, 116.3976)
 
 
-def test_month_summary_and_worker_report(client: TestClient, services: Services, community: int, clock: Clock) -> None:
+def test_month_summary_and_worker_report(
+    client: TestClient, services: Services, community: int, clock: FixedClock
+) -> None:
     activity = make_activity(services, start=T0, hours=3)
     wu = talk(client, "openid-wu")
     wu.say("我想当志愿者")
     for answer in ("吴老师", "13700001111", "退休教师", "周末", "同意"):
         wu.say(answer)
     wu.say(f"签到 {activity.checkin_code}")
-    clock.advance(hours=1, minutes=45)
+    clock.advance(timedelta(hours=1, minutes=45))
     assert "1.5小时" in wu.say("签退")
     summary = wu.say("我这个月的时长")
     assert "11月" in summary and "1.5小时" in summary and "7 积分" in summary

@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 from bot.cli.main import app as cli
 from bot.services import Services
 from bot.settings import get_settings
+from handlers.clock import FixedClock
 from handlers.volunteering.activities import check_out, create_activity_with_qr
 from handlers.volunteering.points import new_voucher_code
 from handlers.volunteering.rules import PointsRules, credited_minutes, points_for_stay
 from storage import volunteers as vrepo
-from tests.handlers.volunteering.conftest import T0, Clock, assert_ledger_balances, resident_id, talk
+from tests.handlers.volunteering.conftest import T0, assert_ledger_balances, resident_id, talk
 
 HEADERS = {"Authorization": "Bearer admin-token-for-tests"}
 
@@ -94,10 +95,10 @@ def test_two_concurrent_check_outs_pay_once(services: Services) -> None:
 
 
 def test_concurrent_check_out_messages_pay_once(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     rid, _ = checked_in_resident(services, "openid-feng")
-    clock.advance(hours=2)
+    clock.advance(timedelta(hours=2))
     feng = talk(client, "openid-feng")
     replies = run_together(lambda: feng.say("签退"), lambda: feng.say("签退"))
     assert sum("签退成功" in str(r) for r in replies) == 1, replies
@@ -167,7 +168,7 @@ def test_two_redemptions_cannot_spend_the_same_points(services: Services, commun
 
 
 def test_redeem_by_message_and_a_voucher_is_used_only_once(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     zhao = talk(client, "openid-zhao")
     zhao.say("你好")
@@ -290,7 +291,7 @@ def test_points_rules() -> None:
 
 
 def test_time_bank_credits_are_spent_on_help_once_and_never_below_zero(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     from storage.models import OutboxMessage
 

@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 
 from bot.services import Services
 from bot.settings import Settings
+from handlers.clock import FixedClock
 from handlers.volunteering.activities import create_activity_with_qr
 from storage import repositories as repo
 from storage import volunteers as vrepo
 from tests.conftest import make_settings
-from tests.handlers.volunteering.conftest import T0, Clock, talk
+from tests.handlers.volunteering.conftest import T0, talk
 from tests.support.fake_api import FakeApi
 
 QR_CREATE = "/cgi-bin/qrcode/create"
@@ -74,10 +75,10 @@ def test_without_the_api_the_qr_carries_the_code_to_type(
 
 
 def test_scanning_checks_in_and_a_newcomer_follows_and_checks_in_at_once(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     activity = create(services, community)
-    clock.advance(minutes=40)  # 20 minutes before the start: inside the check-in window
+    clock.advance(timedelta(minutes=40))  # 20 minutes before the start: inside the check-in window
     wang = talk(client, "openid-wang")
     wang.say("你好")
     assert "签到成功" in wang.post(wang.wechat.event("openid-wang", "SCAN", f"checkin-{activity.id}"))

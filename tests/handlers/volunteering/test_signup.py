@@ -6,14 +6,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.services import Services
+from handlers.clock import FixedClock
 from handlers.privacy import DecryptionError, decrypt_phone
 from handlers.volunteering.signup import map_skills, normalize_mobile, parse_yes_no
 from storage import volunteers as vrepo
-from tests.handlers.volunteering.conftest import Clock, resident_id, talk
+from tests.handlers.volunteering.conftest import resident_id, talk
 
 
 def test_signup_conversation_registers_an_encrypted_phone_and_skills(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     zhang = talk(client, "openid-zhang")
     assert "怎么称呼" in zhang.say("我想当志愿者")
@@ -42,7 +43,9 @@ def test_signup_conversation_registers_an_encrypted_phone_and_skills(
     assert "已经是登记的志愿者" in zhang.say("我想当志愿者")
 
 
-def test_no_consent_means_not_registered(client: TestClient, services: Services, community: int, clock: Clock) -> None:
+def test_no_consent_means_not_registered(
+    client: TestClient, services: Services, community: int, clock: FixedClock
+) -> None:
     li = talk(client, "openid-li")
     li.say("我想当志愿者")
     li.say("李阿姨")
@@ -55,7 +58,7 @@ def test_no_consent_means_not_registered(client: TestClient, services: Services,
 
 
 def test_a_command_in_the_middle_of_the_form_leaves_it(
-    client: TestClient, services: Services, community: int, clock: Clock
+    client: TestClient, services: Services, community: int, clock: FixedClock
 ) -> None:
     wang = talk(client, "openid-wang")
     wang.say("我想当志愿者")
