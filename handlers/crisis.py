@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from handlers.base import Context, Outcome
+from handlers.communities import spec_of
 from handlers.messages import Inbound, TextReply
 from handlers.notify import alert_duty_worker
 from intents import Classification, Intent
@@ -101,7 +102,7 @@ def emergency_reply(text: str, *, gas_hotline: str = "") -> tuple[str, str]:
 
 class CrisisHandler:
     def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
-        gas = str((ctx.community.config if ctx.community else {}).get("gas_hotline", ""))
+        gas = (spec_of(ctx.community).gas_hotline if ctx.community else None) or ""
         if cls.intent is Intent.EMERGENCY:
             reply, label = emergency_reply(msg.text, gas_hotline=gas)
         else:

@@ -6,9 +6,8 @@ asking for a person) becomes a consultation request that a volunteer or worker p
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.communities import spec_of
 from handlers.messages import Inbound, TextReply
 from handlers.notify import duty_worker
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
@@ -43,12 +42,8 @@ def render_entry(entry: Entry) -> str:
 
 def consultants_for(ctx: Context, domain: str) -> str | None:
     """Who takes a consultation: the community's consultants for the domain, else the worker on duty."""
-    config: dict[str, Any] = ctx.community.config if ctx.community else {}
-    people = (config.get("consultants") or {}).get(domain) or []
-    if isinstance(people, list) and people:
-        first = people[0]
-        return str(first.get("wecom_userid") if isinstance(first, dict) else first)
-    return duty_worker(ctx)
+    consultant = spec_of(ctx.community).consultants.first(domain) if ctx.community else None
+    return consultant.wecom_userid if consultant else duty_worker(ctx)
 
 
 SKILL_FOR_DOMAIN = {"legal": "legal", "psych": "psychological"}

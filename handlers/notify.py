@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers.base import Context
+from handlers.communities import spec_of
 from storage import repositories as repo
+from storage.models import Community
 
 
-def _duty_of(config: dict[str, Any]) -> str | None:
-    duty = config.get("duty") or {}
-    user = duty.get("wecom_userid") if isinstance(duty, dict) else None
-    return str(user) if user else None
+def _duty_of(community: Community) -> str | None:
+    duty = spec_of(community).duty
+    return duty.wecom_userid if duty else None
 
 
 def duty_worker(ctx: Context) -> str | None:
     """The community's worker on duty; for a resident whose community is not known yet, the first
     community's, so that an alert always reaches someone who can pass it on."""
     if ctx.community is not None:
-        return _duty_of(ctx.community.config)
+        return _duty_of(ctx.community)
     for community in repo.list_communities(ctx.session):
-        if user := _duty_of(community.config):
+        if user := _duty_of(community):
             return user
     return None
 

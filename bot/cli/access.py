@@ -25,7 +25,7 @@ def key_issue(
     label: Annotated[str, typer.Option("--label", help="a note, e.g. whose laptop")] = "",
 ) -> None:
     """Issue a key; it is printed once and only its digest is kept."""
-    from handlers.tickets.routing import Routing
+    from handlers.tickets.routing import routing_for
     from storage import access
     from storage.models import Community, utcnow
 
@@ -36,7 +36,7 @@ def key_issue(
         community_id = common.community_id(session, community)
         if community_id is not None:
             found = session.get(Community, community_id)
-            known = Routing.of(found).workers() if found else set()
+            known = routing_for(found).workers()
             if worker not in known:
                 typer.echo(
                     f"{worker!r} is not a worker of community {community!r} (its file names: "

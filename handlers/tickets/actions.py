@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from handlers.runtime import Settings
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
-from handlers.tickets.routing import Routing
+from handlers.tickets.routing import Routing, routing_for
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES
 from handlers.tickets.workdays import deadline_for, format_local, reminder_for
 from storage import repositories as repo
@@ -204,7 +204,7 @@ def act(
     if ticket is None:
         return ActionResult(False, f"没有找到工单 {command.code}，请核对工单号。", 404)
     community = session.get(Community, ticket.community_id)
-    routing = Routing.of(community) if community else Routing(duty=None)
+    routing = routing_for(community)
     if worker not in routing.workers():
         return ActionResult(False, f"工单 {ticket.code} 不属于您所在的社区，您无权处理，未做任何修改。", 403, ticket)
     if not ticket.is_open:
@@ -249,7 +249,7 @@ def rate(session: Session, settings: Settings, *, ticket: Ticket, resident: Resi
         session, ticket=ticket, actor=actor, action="reopened", note=f"居民评价 {score} 分，需回访", now=now
     )
     community = session.get(Community, ticket.community_id)
-    userid = ticket.assignee or (Routing.of(community).duty if community else None)
+    userid = ticket.assignee or routing_for(community).duty
     if userid:
         alert_worker(
             session,

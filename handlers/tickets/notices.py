@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from handlers.runtime import Settings
 from handlers.service_window import push_fits_window
-from handlers.tickets.routing import Routing
+from handlers.tickets.routing import routing_for
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
 from handlers.tickets.workdays import format_local
 from storage import repositories as repo
@@ -104,7 +104,7 @@ def notify_residents(
     A click, follow or scan alone opens only a 1 minute window, too short to count on for a queued message.
     """
     community = session.get(Community, ticket.community_id)
-    template_id = (Routing.of(community).template_id if community else None) or settings.ticket_template_id
+    template_id = routing_for(community).template_id or settings.ticket_template_id
     queued = 0
     for resident in store.followers(session, ticket_id=ticket.id):
         if not resident.active:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from handlers.communities import CommunitySpec, spec_of
+from handlers.tickets.rules import DEFAULT_URGENCY, UrgencyRule, urgency_rules
 from storage.models import Community
 
 
 @dataclass(frozen=True)
 class Routing:
-    """A community's people for tickets, read from its community file (stored as Community.config)."""
+    """A community's people for tickets, read from its community file."""
 
     duty: str | None
     grid_of_building: dict[str, str] = field(default_factory=dict)
@@ -18,32 +19,19 @@ class Routing:
     leader: str | None = None
     street: str | None = None
     template_id: str | None = None
-    urgency: list[dict[str, Any]] | None = None
+    urgency: tuple[UrgencyRule, ...] = DEFAULT_URGENCY
 
     @classmethod
-    def of(cls, community: Community) -> Routing:
-        config: dict[str, Any] = community.config or {}
-
-        def userid(worker: Any) -> str | None:
-            value = worker.get("wecom_userid") if isinstance(worker, dict) else None
-            return str(value) if value else None
-
-        grid_of_building = {
-            str(building): user
-            for grid in config.get("grids") or []
-            if (user := userid(grid.get("worker")))
-            for building in grid.get("buildings") or []
-        }
-        teams = {str(cat): user for cat, worker in (config.get("teams") or {}).items() if (user := userid(worker))}
-        escalation = config.get("escalation") or {}
+    def of(cls, spec: CommunitySpec) -> Routing:
+        escalation = spec.escalation
         return cls(
-            duty=userid(config.get("duty")),
-            grid_of_building=grid_of_building,
-            teams=teams,
-            leader=userid(escalation.get("leader")),
-            street=userid(escalation.get("street")),
-            template_id=config.get("ticket_template_id"),
-            urgency=config.get("urgency"),
+            duty=spec.duty.wecom_userid if spec.duty else None,
+            grid_of_building={building: grid.worker.wecom_userid for grid in spec.grids for building in grid.buildings},
+            teams={category: worker.wecom_userid for category, worker in spec.teams.items()},
+            leader=escalation.leader.wecom_userid if escalation else None,
+            street=escalation.street.wecom_userid if escalation and escalation.street else None,
+            template_id=spec.ticket_template_id,
+            urgency=urgency_rules(spec.urgency),
         )
 
     def responsible(self, building: str | None) -> str | None:
@@ -61,3 +49,11 @@ class Routing:
     def workers(self) -> set[str]:
         everyone = {self.duty, self.leader, self.street, *self.grid_of_building.values(), *self.teams.values()}
         return {user for user in everyone if user}
+
+
+NOBODY = Routing(duty=None)
+
+
+def routing_for(community: Community | None) -> Routing:
+    """The routing of a stored community; nobody at all when the ticket's community is gone."""
+    return Routing.of(spec_of(community)) if community is not None else NOBODY

@@ -6,8 +6,11 @@ Plain functions without I/O. The urgency rules have defaults here; a community f
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from intents.numbers import NUMERAL_CHARS, to_int
 
@@ -90,17 +93,22 @@ def urgency(text: str, category: str, rules: Sequence[UrgencyRule] = DEFAULT_URG
     return "blue"
 
 
-def rules_from_config(config: Iterable[dict[str, object]] | None) -> tuple[UrgencyRule, ...]:
-    """A community's urgency rules (already validated by the community file loader), or the defaults."""
-    if not config:
+class UrgencyRuleSpec(BaseModel):
+    """One rule of a community's `urgency` list: any of `words` (regular expressions) makes it `colour`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    colour: Literal["red", "yellow", "blue"]
+    words: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=50)
+    # Empty: any category.
+    categories: list[str] = Field(default_factory=list, max_length=len(CATEGORIES))
+
+
+def urgency_rules(specs: Sequence[UrgencyRuleSpec] | None) -> tuple[UrgencyRule, ...]:
+    """A community's urgency rules (checked by the community file loader), or the defaults."""
+    if not specs:
         return DEFAULT_URGENCY
-    rules = []
-    for item in config:
-        words = item.get("words") or ()
-        categories = item.get("categories") or ()
-        assert isinstance(words, list | tuple) and isinstance(categories, list | tuple)
-        rules.append(UrgencyRule(str(item["colour"]), tuple(map(str, words)), tuple(map(str, categories))))
-    return tuple(rules)
+    return tuple(UrgencyRule(spec.colour, tuple(spec.words), tuple(spec.categories)) for spec in specs)
 
 
 _N = f"[{NUMERAL_CHARS}]+"

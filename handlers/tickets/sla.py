@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from handlers.runtime import Settings
 from handlers.tickets.notices import alert_worker
-from handlers.tickets.routing import Routing
+from handlers.tickets.routing import routing_for
 from handlers.tickets.rules import COLOUR_NAMES
 from handlers.tickets.workdays import deadline_for, format_local, reminder_for
 from storage import tickets as store
@@ -33,7 +33,7 @@ def check_deadlines(session: Session, settings: Settings, *, now: datetime) -> S
     reminded = escalated = 0
     for ticket in store.tickets_needing_attention(session, now=now):
         community = session.get(Community, ticket.community_id)
-        routing = Routing.of(community) if community else Routing(duty=None)
+        routing = routing_for(community)
         # Level 0 is whoever holds the ticket now (the grid worker, or whoever it was transferred to).
         chain = routing.chain(ticket.assignee)
         colour = COLOUR_NAMES.get(ticket.colour, ticket.colour)

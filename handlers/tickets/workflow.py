@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from handlers.runtime import Settings
 from handlers.tickets.notices import alert_worker, describe
-from handlers.tickets.routing import Routing
-from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, rules_from_config, urgency
+from handlers.tickets.routing import routing_for
+from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, urgency
 from handlers.tickets.workdays import deadline_for, format_local, reminder_for
 from storage import repositories as repo
 from storage import tickets as store
@@ -48,7 +48,7 @@ def report(
 ) -> Intake:
     """Turn a report into a ticket (or join the open one at the same building), alert, attach photos."""
     category = categorise(text)
-    routing = Routing.of(community)
+    routing = routing_for(community)
     actor = f"resident:{resident.id}"
     if place.building:
         open_one = store.find_open_duplicate(
@@ -61,7 +61,7 @@ def report(
             )
             attach_photos(session, ticket=open_one, actor=actor, photos=photos or [], now=now)
             return Intake(open_one, joined=True)
-    colour = urgency(text, category, rules_from_config(routing.urgency))
+    colour = urgency(text, category, routing.urgency)
     due = deadline_for(colour, now)
     assignee = routing.responsible(place.building)
     ticket = store.create_ticket(
@@ -132,7 +132,7 @@ def add_photo(
     )
     pic_url = str(photo.get("pic_url") or "")
     community = session.get(Community, ticket.community_id)
-    holder = ticket.assignee or (Routing.of(community).duty if community else None)
+    holder = ticket.assignee or routing_for(community).duty
     if pic_url.startswith(("http://", "https://")) and holder:
         article = {
             "title": f"工单 {ticket.code} 居民补充的照片",

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.communities import spec_of
 from handlers.messages import Inbound, TextReply
 from handlers.service_window import push_fits_window
 from handlers.volunteering.points import is_summary_request, month_summary
@@ -30,7 +31,6 @@ from handlers.volunteering.rules import (
     format_hours,
     format_time,
     points_for_stay,
-    rules_from_config,
     time_credit_for,
     within_checkin_window,
 )
@@ -55,8 +55,9 @@ def new_checkin_code() -> str:
 
 
 def rules_for(session: Session, community_id: int | None) -> PointsRules:
+    """The community's points rules; the defaults for an activity of no community."""
     community = session.get(Community, community_id) if community_id else None
-    return rules_from_config(community.config if community else None)
+    return spec_of(community).points_rules if community else PointsRules()
 
 
 # --- creating activities --------------------------------------------------------------------------
@@ -459,7 +460,7 @@ def send_due_reminders(session: Session, *, now: datetime, lead: timedelta | Non
     WeChat would refuse helps nobody.
     """
     leads: list[tuple[int | None, timedelta]] = [
-        (c.id, lead or timedelta(minutes=rules_from_config(c.config).reminder_lead_minutes))
+        (c.id, lead or timedelta(minutes=spec_of(c).points_rules.reminder_lead_minutes))
         for c in repo.list_communities(session)
     ]
     leads.append((None, lead or timedelta(minutes=PointsRules().reminder_lead_minutes)))
@@ -482,7 +483,7 @@ def send_due_reminders(session: Session, *, now: datetime, lead: timedelta | Non
             channel, payload = "wechat_custom", {"msgtype": "text", "text": {"content": text}}
         else:
             community = session.get(Community, activity.community_id) if activity.community_id else None
-            chosen = str(((community.config or {}) if community else {}).get("activity_template_id") or template_id)
+            chosen = (spec_of(community).activity_template_id if community else None) or template_id
             if not chosen:
                 log.info(
                     "activity %s: resident %s is outside the 48 h window and no template is set; not reminded",

@@ -7,9 +7,10 @@ import secrets
 
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.clock import CHINA_TZ
+from handlers.communities import spec_of, sync_catalogue
 from handlers.messages import Inbound, TextReply
 from handlers.notify import alert_duty_worker
-from handlers.volunteering.rules import RewardSpec, format_hours, month_bounds, month_of
+from handlers.volunteering.rules import format_hours, month_bounds, month_of
 from intents import Classification
 from storage import volunteers as vrepo
 
@@ -35,12 +36,12 @@ def is_summary_request(text: str) -> bool:
     return bool(_SUMMARY.search(text))
 
 
-def sync_catalogue(ctx: Context) -> None:
-    """Keep the rewards table in step with the community file before showing or redeeming."""
-    if ctx.community is None:
-        return
-    items = [RewardSpec.model_validate(item).model_dump() for item in ctx.community.config.get("rewards") or []]
-    vrepo.sync_rewards(ctx.session, community_id=ctx.community.id, items=items)
+def _sync_catalogue(ctx: Context) -> None:
+    """Keep the rewards table in step with the stored community file before showing or redeeming.
+
+    `community load` writes the catalogue already; this catches a community stored some other way."""
+    if ctx.community is not None:
+        sync_catalogue(ctx.session, ctx.community, spec_of(ctx.community))
 
 
 def balance_reply(ctx: Context) -> TextReply:
@@ -58,7 +59,7 @@ def balance_reply(ctx: Context) -> TextReply:
             when = entry.created_at.astimezone(CHINA_TZ).strftime("%m-%d")
             label = KIND_LABELS.get(entry.kind, entry.kind)
             lines.append(f"· {when} {label} {entry.amount:+d}{unit}（{entry.reason}）")
-    sync_catalogue(ctx)
+    _sync_catalogue(ctx)
     rewards = vrepo.rewards_for(ctx.session, community_id=ctx.community.id) if ctx.community else []
     if rewards:
         lines.append("可以兑换：")
@@ -72,7 +73,7 @@ def balance_reply(ctx: Context) -> TextReply:
 def redeem_reply(ctx: Context, item: str) -> TextReply:
     if ctx.community is None:
         return TextReply("请先告诉我您住在哪个社区，才能兑换本社区的奖励。")
-    sync_catalogue(ctx)
+    _sync_catalogue(ctx)
     reward = vrepo.find_reward(ctx.session, community_id=ctx.community.id, name=item)
     if reward is None:
         names = "、".join(r.name for r in vrepo.rewards_for(ctx.session, community_id=ctx.community.id))

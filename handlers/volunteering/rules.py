@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,27 +24,22 @@ HOUR_STEP_MINUTES = 30
 class PointsRules(BaseModel):
     """A community's points rules (the `points_rules` block of its community file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    meeting_points: int = Field(default=10, ge=0)
-    volunteer_points_per_hour: int = Field(default=5, ge=0)
-    skill_share_points: int = Field(default=15, ge=0)
+    meeting_points: int = Field(default=10, ge=0, le=1000)
+    volunteer_points_per_hour: int = Field(default=5, ge=0, le=1000)
+    skill_share_points: int = Field(default=15, ge=0, le=1000)
     # A flat-rate session (meeting, skill share) pays only if the resident stayed this long
     # (or the whole session, if it is shorter).
-    min_session_minutes: int = Field(default=30, ge=0)
+    min_session_minutes: int = Field(default=30, ge=0, le=24 * 60)
     # Residents arrive early: check-in opens this long before the start and closes at the end.
-    checkin_grace_minutes: int = Field(default=30, ge=0)
+    checkin_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)
     # Time bank: minutes of credit per hour of help given at a time-bank activity.
-    time_credit_minutes_per_hour: int = Field(default=60, ge=0)
+    time_credit_minutes_per_hour: int = Field(default=60, ge=0, le=600)
     # How long before the start a resident who signed up is reminded.
-    reminder_lead_minutes: int = Field(default=120, ge=5)
+    reminder_lead_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
     # Where a venue requires it, a location farther than this from the venue refuses the check-in.
-    default_radius_m: int = Field(default=300, ge=10)
-
-
-def rules_from_config(config: dict[str, Any] | None) -> PointsRules:
-    raw = (config or {}).get("points_rules") or {}
-    return PointsRules.model_validate(raw)
+    default_radius_m: int = Field(default=300, ge=10, le=10_000)
 
 
 def checkin_window(starts_at: datetime, ends_at: datetime, rules: PointsRules) -> tuple[datetime, datetime]:
@@ -135,12 +130,12 @@ def format_time(moment: datetime) -> str:
 class RewardSpec(BaseModel):
     """One item of a community's rewards catalogue (the `rewards` list of its community file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=100)
-    points_price: int = Field(ge=1)
+    points_price: int = Field(ge=1, le=1_000_000)
     # The stock the item starts with; afterwards the database counts it down as residents redeem.
-    stock: int = Field(ge=0)
+    stock: int = Field(ge=0, le=1_000_000)
     # How long a voucher stays usable after it is issued.
-    valid_days: int = Field(default=30, ge=1)
-    description: str = ""
+    valid_days: int = Field(default=30, ge=1, le=3660)
+    description: str = Field(default="", max_length=500)

@@ -27,7 +27,10 @@ def _community(services: Services) -> None:
             code="heping",
             name="和平社区",
             qr_scene="101",
-            config={"duty": {"name": "王", "wecom_userid": "duty-wang"}, "consultants": {"legal": ["lawyer-li"]}},
+            config={
+                "duty": {"name": "王", "wecom_userid": "duty-wang"},
+                "consultants": {"legal": [{"name": "李律师", "wecom_userid": "lawyer-li"}]},
+            },
         )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from handlers.communities import CommunityFileError, parse_community_file
 from handlers.tickets.actions import parse_worker_command
-from handlers.tickets.rules import UrgencyRule, categorise, find_place, rules_from_config, urgency
+from handlers.tickets.rules import UrgencyRule, UrgencyRuleSpec, categorise, find_place, urgency, urgency_rules
 from storage.tickets import CODE_ALPHABET, new_code
 
 from .conftest import EXAMPLE
@@ -37,7 +37,7 @@ def test_category_and_colour(text: str, category: str, colour: str) -> None:
 
 
 def test_community_rules_replace_the_defaults() -> None:
-    rules = rules_from_config([{"colour": "red", "words": ["路灯"], "categories": ["lighting"]}])
+    rules = urgency_rules([UrgencyRuleSpec(colour="red", words=["路灯"], categories=["lighting"])])
     assert rules == (UrgencyRule("red", ("路灯",), ("lighting",)),)
     assert urgency("路灯不亮", "lighting", rules) == "red"
     assert urgency("楼上漏水", "water_leak", rules) == "blue"
