@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from handlers.clock import FixedClock, system_clock
 from storage import repositories as repo
 from storage import volunteers as vrepo
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
+from tests.support.people import Resident
 from tests.support.wechat import FakeWeChat
 
 # 10:00 China time on a Saturday; every test moves this clock instead of sleeping.
@@ -76,26 +76,8 @@ def community(services: Services) -> int:
         return row.id
 
 
-@dataclass
-class Resident:
-    """A resident chatting with the bot through WeChat's real protocol (safe mode: signed and encrypted)."""
-
-    client: TestClient
-    openid: str
-    wechat: FakeWeChat
-
-    def post(self, xml: str) -> str:
-        return self.wechat.exchange(self.client, xml)
-
-    def say(self, text: str, *, msg_id: int | None = None) -> str:
-        return self.post(self.wechat.text(self.openid, text, msg_id=msg_id))
-
-    def send_location(self, lat: float, lng: float) -> str:
-        return self.post(self.wechat.location(self.openid, lat, lng))
-
-
 def talk(client: TestClient, openid: str) -> Resident:
-    return Resident(client, openid, FakeWeChat(TOKEN, APP_ID, AES_KEY))
+    return Resident(client, FakeWeChat(TOKEN, APP_ID, AES_KEY), openid)
 
 
 def resident_id(services: Services, openid: str) -> int:

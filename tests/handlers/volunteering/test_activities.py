@@ -202,9 +202,9 @@ def test_venue_bound_check_in_needs_a_location_within_the_radius(
     activity = make_activity(services, start=T0, latitude=39.9087, longitude=116.3975, radius_m=200)
     sun = talk(client, "openid-sun")
     assert "位置" in sun.say(f"签到 {activity.checkin_code}")
-    assert "米以内" in sun.send_location(39.9200, 116.3975)  # about 1.3 km away
+    assert "米以内" in sun.location(39.9200, 116.3975)  # about 1.3 km away
     sun.say(f"签到 {activity.checkin_code}")
-    assert "签到成功" in sun.send_location(39.9090, 116.3976)
+    assert "签到成功" in sun.location(39.9090, 116.3976)
 
 
 def test_month_summary_and_worker_report(
