@@ -19,7 +19,7 @@ from storage.models import utcnow
 router = APIRouter(prefix="/api", tags=["activities"], dependencies=[Depends(current_caller)], responses=EVERY_ROUTE)
 
 
-@router.post("/activities", status_code=201, response_model=ActivityOut, responses=answers(403, 404))
+@router.post("/activities", status_code=201, response_model=ActivityOut, responses=answers(400, 403, 404))
 def create_activity(body: ActivityIn, services: ServicesDep, caller: CallerDep) -> ActivityOut:
     if body.end <= body.start:
         raise invalid(("body", "end"), "the end must be after the start")

@@ -10,14 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from bot.api.models import ActionRefused, Problem
 
 _WHY: dict[int, str] = {
-    400: "the request cannot be carried out as it stands; nothing was changed",
+    400: "the body is not JSON text in UTF-8; nothing was changed",
     401: "missing, wrong or revoked bearer token",
     403: "this key is for another community or another worker",
     404: "no such record, or not one this key may see",
@@ -76,3 +78,21 @@ async def validation_problem(request: Request, exc: Exception) -> Response:
         for error in exc.errors()
     ]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """405 under /api/ with an Allow header naming every method of the path, not only the first route's.
+
+    A path such as /api/activities has a route per method; Starlette's 405 lists the first one only.
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 405 or not request.url.path.startswith("/api/"):
+        return await http_exception_handler(request, exc)
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(methods))}
+    )

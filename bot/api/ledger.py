@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api", tags=["ledger"], dependencies=[Depends(current
 
 
 @router.post(
-    "/ledger/{entry_id}/reverse", status_code=201, response_model=ReversalOut, responses=answers(403, 404, 409)
+    "/ledger/{entry_id}/reverse", status_code=201, response_model=ReversalOut, responses=answers(400, 403, 404, 409)
 )
 def reverse_entry(
     entry_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)], body: ReverseIn, services: ServicesDep, caller: CallerDep

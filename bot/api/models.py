@@ -20,7 +20,6 @@ from pydantic import (
     Field,
     StrictBool,
     StrictFloat,
-    StrictInt,
     WithJsonSchema,
 )
 
@@ -96,6 +95,21 @@ WorkerId = Annotated[
 ]
 TicketStatus = Literal[STATUSES]  # type: ignore[valid-type]
 Colour = Literal["red", "yellow", "blue"]
+
+
+def _whole_number(value: object) -> object:
+    # JSON has one kind of number: 260.0 is an integer to a JSON schema, "260" and true are not.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
+Capacity = Annotated[int, Field(ge=1, le=INT_MAX), BeforeValidator(_whole_number)]
+Radius = Annotated[int, Field(ge=10, le=INT_MAX), BeforeValidator(_whole_number)]
 
 
 class Body(BaseModel):
@@ -215,10 +229,10 @@ class ActivityIn(Body):
     end: ActivityTime = Field(description="after the start")
     place: Annotated[Text, Field(max_length=PLACE_LENGTH)] = ""
     community: CommunityCode | None = None
-    capacity: Annotated[StrictInt, Field(ge=1, le=INT_MAX)] | None = None
+    capacity: Capacity | None = None
     latitude: Annotated[StrictFloat, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[StrictFloat, Field(ge=-180, le=180)] | None = None
-    radius_m: Annotated[StrictInt, Field(ge=10, le=INT_MAX)] | None = None
+    radius_m: Radius | None = None
     time_bank: StrictBool = False
     worker: WorkerId = ""
 

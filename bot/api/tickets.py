@@ -134,7 +134,7 @@ def _act(services: Services, caller: Caller, code: str, action: str, body: Actio
         return JSONResponse(done.model_dump(mode="json"), status_code=outcome.status_code)
 
 
-_ACTION_ANSWERS = answers(403, 404, 409, model=ActionRefused)
+_ACTION_ANSWERS = answers(400) | answers(403, 404, 409, model=ActionRefused)
 
 
 @router.post("/tickets/{code}/accept", response_model=ActionDone, responses=_ACTION_ANSWERS)

@@ -15,7 +15,7 @@ from storage.models import utcnow
 router = APIRouter(prefix="/api", tags=["vouchers"], dependencies=[Depends(current_caller)], responses=EVERY_ROUTE)
 
 
-@router.post("/vouchers/{code}/use", response_model=VoucherOut, responses=answers(403, 404, 409))
+@router.post("/vouchers/{code}/use", response_model=VoucherOut, responses=answers(400, 403, 404, 409))
 def use_voucher(
     code: Annotated[Text, Path(min_length=1, max_length=VOUCHER_CODE_LENGTH)],
     body: VoucherUseIn,
