@@ -19,6 +19,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/shegong migrate
+	$(BIN)/shegong kb sync
 	$(BIN)/shegong community load examples/community.yaml
 	$(BIN)/shegong serve --host 127.0.0.1 --port 8000
 

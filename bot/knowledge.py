@@ -1,24 +1,31 @@
-"""The heavy, read-only pieces built once per process and shared by every request: the encoder, the
-knowledge index and the trained intent model. Keyed by what they were built from, so a change of entries
-or encoder gives a new one; nothing here is state another process would need.
+"""The heavy pieces built once per process and shared by every request: the encoder, the trained intent
+model, and the knowledge index, which follows the knowledge base in the shared database (LiveKnowledge).
+Keyed by what they were built from; nothing here is state another process would need.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
 
+from handlers import knowledge
+from handlers.clock import system_clock
 from intents.model import IntentModel, load_examples
 from knowledge_base.encoders import Encoder, make_encoder
-from knowledge_base.entries import DEFAULT_COLLECTION, Entry
-from knowledge_base.index import KnowledgeIndex, load_or_build
-from knowledge_base.store import index_cache_dir, read_collection
+from knowledge_base.entries import Entry
+from knowledge_base.index import Hit, KnowledgeIndex, fingerprint, load_or_build
+from knowledge_base.store import index_cache_dir
+
+log = logging.getLogger(__name__)
 
 _lock = threading.RLock()
 
@@ -71,33 +78,142 @@ def _train_intent_model(setting: str, data_dir: Path) -> IntentModel:
     return IntentModel(embed=embed).fit(examples)
 
 
-def collections_from_setting(setting: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in setting.split(",") if name.strip())
-    return names or (DEFAULT_COLLECTION,)
+def collections_from_setting(setting: str) -> tuple[str, ...] | None:
+    """The collections named by SHEGONG_KB_COLLECTIONS; None (every collection) when it names none."""
+    names = tuple(dict.fromkeys(name.strip() for name in setting.split(",") if name.strip()))
+    return names or None
 
 
-def load_entries_for(data_dir: Path, collections: tuple[str, ...]) -> list[Entry]:
-    entries: list[Entry] = []
-    for name in collections:
-        entries.extend(read_collection(data_dir, name))
-    return entries
+def index_scope(collections: tuple[str, ...] | None) -> str:
+    """The name of the on-disk index cache for these collections."""
+    return "all" if collections is None else "+".join(collections)
 
 
-_indexes: dict[tuple[str, tuple[str, ...]], tuple[int, KnowledgeIndex]] = {}
+# Indexes built in this process, by encoder and content: Services over the same entries share one, and a
+# server that rebuilds to an index it already holds (an edit undone) swaps it back in at once.
+_built: OrderedDict[tuple[str, str], KnowledgeIndex] = OrderedDict()
+_KEEP_BUILT = 4
+_build_lock = threading.Lock()
 
 
-def knowledge_index_for(setting: str, data_dir: Path, collections: tuple[str, ...]) -> KnowledgeIndex:
-    """The index over these collections, loaded from the disk cache or built and saved once."""
-    entries = load_entries_for(data_dir, collections)
-    # The index depends only on the entries and the encoder, so any data dir holding the same entries
-    # shares it within a process; the disk cache is what survives a restart.
-    key = (setting, collections)
-    signature = hash(tuple((e.collection, e.id, e.question, e.answer, e.paraphrases, e.basis) for e in entries))
-    with _lock:
-        cached = _indexes.get(key)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
-        scope = "+".join(collections)
-        index = load_or_build(entries, encoder_for(setting), index_cache_dir(data_dir, scope))
-        _indexes[key] = (signature, index)
+def index_over(
+    entries: Sequence[Entry], setting: str, cache_dir: Path, previous: KnowledgeIndex | None = None
+) -> KnowledgeIndex:
+    """The index over these entries: held in this process, saved on disk, or built (reusing the vectors
+    of `previous` and of the saved copy, so only new texts are encoded)."""
+    encoder = encoder_for(setting)
+    key = (encoder.name, fingerprint(entries, encoder.name))
+    with _build_lock:  # one build at a time: two at once would only halve each other's speed
+        index = _built.get(key)
+        if index is None:
+            known = previous.text_vectors() if previous is not None else None
+            index = load_or_build(entries, encoder, cache_dir, known)
+        _built[key] = index
+        _built.move_to_end(key)
+        while len(_built) > _KEEP_BUILT:
+            _built.popitem(last=False)
         return index
+
+
+class LiveKnowledge:
+    """The knowledge index this process answers from, following the knowledge base in the shared database.
+
+    The first use loads it (from the disk cache when the entries are unchanged). After `start()`, a
+    background thread reads the database's knowledge-base version every `check_seconds`; when it moved,
+    the thread rebuilds the index and swaps it in with one assignment, and answers keep using the old
+    index until then. A database that never had the team's entries gets them on first load, so a fresh
+    install answers before anyone ran `shegong kb sync`.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        embedding_model: str,
+        data_dir: Path,
+        collections: tuple[str, ...] | None,
+        check_seconds: float,
+    ) -> None:
+        self._sessions = sessions
+        self._embedding_model = embedding_model
+        self._cache_dir = index_cache_dir(data_dir, index_scope(collections))
+        self._collections = collections
+        self._check_seconds = check_seconds
+        self._index: KnowledgeIndex | None = None
+        self._version = -1
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def index(self) -> KnowledgeIndex:
+        index = self._index
+        if index is None:
+            self.refresh()
+            index = self._index
+            assert index is not None
+        return index
+
+    @property
+    def version(self) -> int:
+        """The knowledge-base version the current index was built from (-1 before the first load)."""
+        return self._version
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def search(self, query: str, k: int = 5, domain: str | None = None, community: str | None = None) -> list[Hit]:
+        return self.index.search(query, k=k, domain=domain, community=community)
+
+    def get(self, entry_id: str, collection: str | None = None) -> Entry | None:
+        return self.index.get(entry_id, collection)
+
+    def warm_up(self) -> None:
+        _ = self.index
+
+    def refresh(self) -> bool:
+        """Rebuild if the database's version moved since the current index; True when a new one is in."""
+        with self._refresh_lock:
+            if self._index is None:
+                self._bootstrap()
+            with self._sessions.begin() as session:
+                # The version first: entries read after it are at least that new, so no change is missed.
+                version = knowledge.current_version(session)
+                if version == self._version and self._index is not None:
+                    return False
+                entries = knowledge.entries_for(session, self._collections)
+            previous = self._index
+            index = index_over(entries, self._embedding_model, self._cache_dir, previous)
+            self._index, self._version = index, version
+            if previous is not None:
+                log.info("knowledge base version %d: answering from %d entries", version, len(index))
+            return index is not previous
+
+    def _bootstrap(self) -> None:
+        with self._sessions.begin() as session:
+            if knowledge.has_team_entries(session):
+                return
+            result = knowledge.sync_team_entries(session, now=system_clock())
+        log.info("loaded the team's %d knowledge-base entries into an empty database", result.total)
+
+    def start(self) -> None:
+        """Follow the database's changes in a background thread (idempotent)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow, name="knowledge-base", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self._check_seconds):
+            try:
+                self.refresh()
+            except Exception:
+                # A database hiccup or a bad rebuild: keep answering from the current index and retry.
+                log.exception("knowledge base refresh failed; still answering from version %d", self._version)

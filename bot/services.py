@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clients import scene_qr_maker
 from bot.dispatcher import Dispatcher
-from bot.knowledge import collections_from_setting, intent_model_for, knowledge_index_for
+from bot.knowledge import LiveKnowledge, collections_from_setting, intent_model_for
 from bot.settings import Settings
 from handlers.base import Context
 from handlers.clock import Clock, system_clock
@@ -22,7 +22,6 @@ from handlers.messages import Inbound, Reply
 from handlers.router import build_router
 from handlers.volunteering.activities import use_scene_qr
 from intents.classifier import RuleFirstClassifier
-from knowledge_base.index import KnowledgeIndex
 from storage.db import make_engine, make_sessionmaker
 
 
@@ -36,18 +35,21 @@ class Services:
         self.engine = engine or make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self._lock = threading.Lock()
+        self.live_knowledge = LiveKnowledge(
+            self.sessions,
+            embedding_model=settings.embedding_model,
+            data_dir=settings.data_dir,
+            collections=collections_from_setting(settings.kb_collections),
+            check_seconds=settings.kb_check_seconds,
+        )
 
     @cached_property
     def classifier(self) -> RuleFirstClassifier:
         return RuleFirstClassifier(intent_model_for(self.settings.embedding_model, self.settings.data_dir))
 
     @cached_property
-    def knowledge(self) -> KnowledgeIndex:
-        return knowledge_index_for(
-            self.settings.embedding_model,
-            self.settings.data_dir,
-            collections_from_setting(self.settings.kb_collections),
-        )
+    def knowledge(self) -> LiveKnowledge:
+        return self.live_knowledge
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
@@ -70,7 +72,9 @@ class Services:
     def warm_up(self) -> None:
         with self._lock:
             _ = self.dispatcher
-            _ = self.knowledge
+            self.live_knowledge.warm_up()
+            self.live_knowledge.start()  # every few seconds: has another server changed the knowledge base?
 
     def close(self) -> None:
+        self.live_knowledge.stop()
         self.engine.dispose()

