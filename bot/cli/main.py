@@ -17,6 +17,8 @@ from bot.cli.kb import kb_app
 from bot.cli.volunteers import activity_app, points_app, reward_app, volunteer_app, voucher_app
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from bot.services import Services
     from bot.settings import Settings
 
@@ -53,11 +55,11 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="server processes (the embedded SQLite default: 1)")] = 1,
+    access_log: Annotated[bool, typer.Option(help="log every request (a reverse proxy usually does)")] = False,
 ) -> None:
     """Run the web server (the WeChat webhook); in the embedded default it also drains the outbox."""
     import uvicorn
-
-    from bot.app import create_app
 
     common.setup_logging()
     settings, generated = common.settings_and_generated()
@@ -66,7 +68,25 @@ def serve(
         typer.echo(f"admin token: {settings.admin_token}")
         if generated:
             typer.echo(f"(generated and kept in {settings.data_dir / 'dev-secrets.env'})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # An import string, not an app object, so that uvicorn can start the same app in every process;
+    # each reads the settings (and the development secrets just kept) for itself.
+    uvicorn.run(
+        "bot.cli.main:web_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
+    )
+
+
+def web_app() -> FastAPI:
+    """The app `shegong serve` runs, built once in each server process."""
+    from bot.app import create_app
+
+    common.setup_logging()  # a worker process uvicorn started has not run `serve` itself
+    return create_app(common.settings())
 
 
 @app.command()
