@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.knowledge import collections_from_setting, intent_model_for, knowledge_index_for  # noqa: E402
+from bot import knowledge as live_knowledge  # noqa: E402
+from bot.knowledge import intent_model_for  # noqa: E402
 from bot.pipeline import handle_message, record_message  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -69,9 +70,11 @@ def main() -> int:
             load_communities(session, spec.model_copy(update={"communities": spec.communities[:1]}))
         settings = Settings(_env_file=None, database_url=url, data_dir=data_dir, wechat_token="bench")  # type: ignore[call-arg]
         # Build once (what `shegong kb reindex` does at deploy time), then time a start-up from the saved index.
-        knowledge_index_for(settings.embedding_model, data_dir, collections_from_setting(settings.kb_collections))
+        first = Services(settings)
+        first.live_knowledge.warm_up()  # loads the team's entries into the database and saves the index
+        first.close()
         intent_model_for(settings.embedding_model, data_dir)
-        knowledge_index_for.__globals__["_indexes"].clear()
+        live_knowledge._built.clear()
         intent_model_for.__globals__["_models"].clear()
         started = time.perf_counter()
         services = Services(settings)

@@ -1,4 +1,8 @@
-"""Collections of entries: the team's read-only "default" set and imported ones kept as JSONL under a data directory."""
+"""Collections as files: the team's read-only "default" set and imported ones as JSONL under a directory.
+
+The bot's knowledge base lives in the shared database (handlers.knowledge); these files serve the
+benchmarks and offline evaluation, and the helpers here (names, index cache paths) are shared by both.
+"""
 
 from __future__ import annotations
 
