@@ -1,11 +1,27 @@
-"""Alerts to community workers, queued through the outbox as WeCom app messages."""
+"""Messages that leave through the outbox: WeCom cards to community workers, pushes to residents.
+
+Every function runs inside the caller's transaction; a message leaves only if the change that caused it
+commits.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
 from handlers.base import Context
 from handlers.communities import spec_of
+from handlers.service_window import push_fits_window
 from storage import repositories as repo
-from storage.models import Community
+from storage.models import Community, Resident
+
+log = logging.getLogger(__name__)
+
+# --- alerts to workers -----------------------------------------------------------------------------------
 
 
 def _duty_of(community: Community) -> str | None:
@@ -58,3 +74,59 @@ def alert_duty_worker(ctx: Context, *, label: str, text: str, level: str) -> Non
         },
         dedupe_key=f"alert:{ctx.inbound_id}" if ctx.inbound_id else None,
     )
+
+
+# --- pushes to residents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Push:
+    """What became of a message pushed to a resident: queued on a channel, or why not."""
+
+    queued: bool
+    channel: Literal["wechat_custom", "wechat_template"] | None = None
+    reason: str = ""
+
+
+def push_to_resident(
+    session: Session,
+    resident: Resident,
+    *,
+    text: str,
+    template_id: str | None,
+    template_data: dict[str, Any],
+    community_id: int | None,
+    now: datetime,
+    dedupe_key: str,
+    about: str,
+) -> Push:
+    """Queue a message to a resident: a customer-service message (`text`) while their 48 h window is open
+    with room left, else a template message when `template_id` is set, else nothing (logged): a message
+    WeChat would refuse helps nobody. `about` names the cause in the log ("ticket AB3D5F").
+
+    A click, follow or scan alone opens only a 1 minute window, too short to count on for a queued message.
+    """
+    if not resident.active:
+        return Push(False, reason="the resident unfollowed the account")
+    payload: dict[str, Any]
+    channel: Literal["wechat_custom", "wechat_template"]
+    if push_fits_window(session, resident, now):
+        channel, payload = "wechat_custom", {"msgtype": "text", "text": {"content": text}}
+    elif template_id:
+        channel, payload = "wechat_template", {"template_id": template_id, "data": template_data}
+    else:
+        reason = "outside the 48 h window and no template message is configured"
+        log.info("%s: resident %s not told: %s", about, resident.id, reason)
+        return Push(False, reason=reason)
+    row = repo.enqueue_outbox(
+        session,
+        channel=channel,
+        recipient=resident.openid,
+        payload=payload | {"resident_id": resident.id},
+        community_id=community_id,
+        now=now,
+        dedupe_key=dedupe_key,
+    )
+    if row is None:
+        return Push(False, channel, "already queued")
+    return Push(True, channel)

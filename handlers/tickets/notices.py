@@ -5,16 +5,15 @@ Every function runs inside the caller's transaction; messages leave through the 
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.notify import push_to_resident
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from handlers.runtime import Settings
-from handlers.service_window import push_fits_window
 from handlers.tickets.routing import routing_for
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
 from handlers.tickets.workdays import format_local
@@ -23,8 +22,6 @@ from storage import tickets as store
 from storage.models import Community, Resident
 from storage.tickets import Ticket
 from storage.volunteers import Volunteer
-
-log = logging.getLogger(__name__)
 
 STATUS_NAMES = {
     "open": "待接单",
@@ -99,44 +96,28 @@ def alert_worker(
 def notify_residents(
     session: Session, settings: Settings, ticket: Ticket, *, text: str, event_id: int, now: datetime
 ) -> int:
-    """Tell every follower; inside the 48 h message window by customer-service message, else by template message.
-
-    A click, follow or scan alone opens only a 1 minute window, too short to count on for a queued message.
-    """
+    """Tell every follower (see push_to_resident for how); how many messages were queued."""
     community = session.get(Community, ticket.community_id)
     template_id = routing_for(community).template_id or settings.ticket_template_id
+    template_data = {
+        "first": {"value": "您反映的问题有新进展"},
+        "keyword1": {"value": ticket.code},
+        "keyword2": {"value": STATUS_NAMES.get(ticket.status, ticket.status)},
+        "keyword3": {"value": summary(ticket.latest_note or "", 20) or "—"},
+        "remark": {"value": f"发送“查询 {ticket.code}”查看详情"},
+    }
     queued = 0
     for resident in store.followers(session, ticket_id=ticket.id):
-        if not resident.active:
-            continue
-        key = f"ticket:{ticket.code}:event:{event_id}:resident:{resident.id}"
-        if push_fits_window(session, resident, now):
-            payload: dict[str, Any] = {"msgtype": "text", "text": {"content": text}, "resident_id": resident.id}
-            channel = "wechat_custom"
-        elif template_id:
-            payload = {
-                "template_id": template_id,
-                "data": {
-                    "first": {"value": "您反映的问题有新进展"},
-                    "keyword1": {"value": ticket.code},
-                    "keyword2": {"value": STATUS_NAMES.get(ticket.status, ticket.status)},
-                    "keyword3": {"value": summary(ticket.latest_note or "", 20) or "—"},
-                    "remark": {"value": f"发送“查询 {ticket.code}”查看详情"},
-                },
-                "resident_id": resident.id,
-            }
-            channel = "wechat_template"
-        else:
-            log.info("ticket %s: no template id configured; resident %s not told", ticket.code, resident.id)
-            continue
-        if repo.enqueue_outbox(
+        push = push_to_resident(
             session,
-            channel=channel,
-            recipient=resident.openid,
-            payload=payload,
+            resident,
+            text=text,
+            template_id=template_id,
+            template_data=template_data,
             community_id=ticket.community_id,
             now=now,
-            dedupe_key=key,
-        ):
-            queued += 1
+            dedupe_key=f"ticket:{ticket.code}:event:{event_id}:resident:{resident.id}",
+            about=f"ticket {ticket.code}",
+        )
+        queued += push.queued
     return queued

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.communities import spec_of
 from handlers.messages import Inbound, TextReply
-from handlers.service_window import push_fits_window
+from handlers.notify import push_to_resident
 from handlers.volunteering.points import is_summary_request, month_summary
 from handlers.volunteering.rules import (
     KIND_NAMES,
@@ -471,45 +471,27 @@ def send_due_reminders(session: Session, *, now: datetime, lead: timedelta | Non
     ]
     queued = 0
     for signup, activity, resident in due:
-        if not resident.active:
-            continue
-        payload: dict[str, Any]
-        if push_fits_window(session, resident, now):
-            place = f"，地点：{activity.place}" if activity.place else ""
-            text = (
+        community = session.get(Community, activity.community_id) if activity.community_id else None
+        place = f"，地点：{activity.place}" if activity.place else ""
+        push = push_to_resident(
+            session,
+            resident,
+            text=(
                 f"提醒：您报名的“{activity.title}”将于 {format_time(activity.starts_at)} 开始{place}。"
                 f"到了现场发“签到 {activity.checkin_code}”签到。"
-            )
-            channel, payload = "wechat_custom", {"msgtype": "text", "text": {"content": text}}
-        else:
-            community = session.get(Community, activity.community_id) if activity.community_id else None
-            chosen = (spec_of(community).activity_template_id if community else None) or template_id
-            if not chosen:
-                log.info(
-                    "activity %s: resident %s is outside the 48 h window and no template is set; not reminded",
-                    activity.id,
-                    resident.id,
-                )
-                continue
-            channel = "wechat_template"
-            payload = {
-                "template_id": chosen,
-                "data": {
-                    "first": {"value": "您报名的活动快开始了"},
-                    "keyword1": {"value": activity.title},
-                    "keyword2": {"value": format_time(activity.starts_at)},
-                    "keyword3": {"value": activity.place or "见活动通知"},
-                    "remark": {"value": f"到了现场发“签到 {activity.checkin_code}”签到"},
-                },
-            }
-        row = repo.enqueue_outbox(
-            session,
-            channel=channel,
-            recipient=resident.openid,
-            payload=payload | {"resident_id": resident.id},
+            ),
+            template_id=(spec_of(community).activity_template_id if community else None) or template_id,
+            template_data={
+                "first": {"value": "您报名的活动快开始了"},
+                "keyword1": {"value": activity.title},
+                "keyword2": {"value": format_time(activity.starts_at)},
+                "keyword3": {"value": activity.place or "见活动通知"},
+                "remark": {"value": f"到了现场发“签到 {activity.checkin_code}”签到"},
+            },
             community_id=activity.community_id,
             now=now,
             dedupe_key=f"activity-reminder:{signup.id}",
+            about=f"activity {activity.id} reminder",
         )
-        queued += row is not None
+        queued += push.queued
     return queued
