@@ -20,7 +20,7 @@ from handlers.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
 from handlers.residents import CHOOSE_FLOW, ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
-from storage.models import Community, InboundMessage, Resident
+from storage.models import InboundMessage, Resident
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,11 @@ def handle_message(
 
 
 def _context(services: Services, session: Session, msg: Inbound, inbound_id: int, now: datetime) -> Context:
-    resident = repo.get_or_create_resident(session, openid=msg.sender)
-    community = session.get(Community, resident.community_id) if resident.community_id else None
+    found = repo.resident_and_community(session, openid=msg.sender)
+    if found is None:
+        resident, community = repo.get_or_create_resident(session, openid=msg.sender), None
+    else:
+        resident, community = found
     return Context(
         session=session,
         settings=services.settings,

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.db import insert_unless_duplicate
+from storage.db import insert_unless_duplicate, is_postgres
 from storage.models import (
     ApiToken,
     Community,
@@ -63,6 +64,16 @@ def get_or_create_resident(session: Session, *, openid: str) -> Resident:
     return resident
 
 
+def resident_and_community(session: Session, *, openid: str) -> tuple[Resident, Community | None] | None:
+    """The resident and the community they chose, in one query."""
+    row = session.execute(
+        select(Resident, Community)
+        .outerjoin(Community, Community.id == Resident.community_id)
+        .where(Resident.openid == openid)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def resident_by_openid(session: Session, *, openid: str) -> Resident | None:
     return session.scalar(select(Resident).where(Resident.openid == openid))
 
@@ -71,13 +82,20 @@ def resident_by_openid(session: Session, *, openid: str) -> Resident | None:
 
 
 def record_inbound(session: Session, *, dedupe_key: str, **fields: Any) -> tuple[InboundMessage, bool]:
-    """Insert the message unless it was seen before; returns (row, created)."""
-    existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == dedupe_key))
-    if existing is not None:
-        return existing, False
-    row = InboundMessage(dedupe_key=dedupe_key, **fields)
-    if insert_unless_duplicate(session, row):
-        return row, True
+    """Insert the message unless it was seen before; returns (row, created).
+
+    One statement for a new message (INSERT ... ON CONFLICT DO NOTHING RETURNING): the database's
+    unique index, not a prior SELECT, decides between concurrent deliveries of the same message.
+    """
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    created = session.scalars(
+        insert(InboundMessage)
+        .values(dedupe_key=dedupe_key, **fields)
+        .on_conflict_do_nothing(index_elements=[InboundMessage.dedupe_key])
+        .returning(InboundMessage)
+    ).one_or_none()
+    if created is not None:
+        return created, True
     return session.scalars(select(InboundMessage).where(InboundMessage.dedupe_key == dedupe_key)).one(), False
 
 
