@@ -16,6 +16,7 @@ from bot.services import Services
 from bot.wechat import (
     BadMessage,
     Codec,
+    inbound_from_fields,
     new_nonce,
     parse_envelope,
     render_reply,
@@ -124,7 +125,8 @@ async def receive(
             plaintext, key_index = codec.decrypt(encrypted)
             msg = to_inbound(plaintext)
         else:
-            msg = to_inbound(body.decode("utf-8"))
+            # In plaintext mode the envelope is the message: parsed once.
+            msg = inbound_from_fields(envelope)
     except BadMessage as exc:
         return _bad_request(str(exc))
     except UnicodeDecodeError:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import xmltodict
-from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import ArticlesReply as WxArticlesReply
@@ -119,17 +118,37 @@ def _float(value: Any) -> float | None:
 
 
 def to_inbound(xml_text: str) -> Inbound:
-    """Parse decrypted message XML with wechatpy's registry and map it to our typed Inbound."""
-    try:
-        parse_envelope(xml_text.encode("utf-8"))  # fail closed on entities before wechatpy sees it
-        message = parse_message(xml_text)
-    except BadMessage:
-        raise
-    except Exception as exc:
-        raise BadMessage(f"unreadable message: {type(exc).__name__}") from exc
-    if message is None:
-        raise BadMessage("empty message")
-    data: dict[str, Any] = message._data
+    """Parse decrypted message XML and map it to our typed Inbound."""
+    return inbound_from_fields(parse_envelope(xml_text.encode("utf-8")))
+
+
+def _as_wechatpy_reads(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields as wechatpy's parse_message leaves them, failing where it fails, without parsing the
+    XML a second time: a scan-to-subscribe becomes Event "subscribe_scan" with the scene as EventKey."""
+    data = dict(fields)
+    msg_type = data.get("MsgType")
+    if not isinstance(msg_type, str):
+        raise BadMessage("unreadable message: no MsgType")
+    msg_type = msg_type.lower()
+    if msg_type == "event" or msg_type.startswith("device_"):
+        if "Event" in data and not isinstance(data["Event"], str):
+            raise BadMessage("unreadable message: bad Event")
+        event = data["Event"].lower() if "Event" in data else None
+        key = data.get("EventKey")
+        if event == "subscribe" and key:
+            if not isinstance(key, str):
+                raise BadMessage("unreadable message: bad EventKey")
+            if key.startswith(("scanbarcode|", "scanimage|")):
+                data["Event"] = "subscribe_scan_product"
+            elif key.startswith("qrscene_"):
+                data["Event"] = "subscribe_scan"
+                data["EventKey"] = key.removeprefix("qrscene_")
+    return data
+
+
+def inbound_from_fields(fields: dict[str, Any]) -> Inbound:
+    """Map the fields of a parsed message (parse_envelope's dict) to our typed Inbound."""
+    data = _as_wechatpy_reads(fields)
     sender = str(data.get("FromUserName") or "")
     if not sender:
         raise BadMessage("no FromUserName")
