@@ -9,7 +9,7 @@ from __future__ import annotations
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.communities import spec_of
 from handlers.messages import Inbound, TextReply
-from handlers.notify import duty_worker
+from handlers.notify import CardLine, duty_worker, wecom_card
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from intents import Classification, Intent
 from intents.numbers import to_int
@@ -68,7 +68,6 @@ def open_consultation(ctx: Context, *, domain: str, question: str) -> TextReply:
     """Record the question and alert the consultant (or the worker on duty), naming volunteers who can help."""
     assignee = consultants_for(ctx, domain)
     contacts = volunteer_contacts(ctx, domain)
-    volunteers = f'<div class="normal">可请志愿者：{"、".join(contacts)}</div>' if contacts else ""
     consultation = create_consultation(
         ctx.session,
         community_id=ctx.community_id,
@@ -80,21 +79,14 @@ def open_consultation(ctx: Context, *, domain: str, question: str) -> TextReply:
         now=ctx.now,
     )
     label = DOMAIN_NAME.get(domain, "")
-    community = ctx.community.name if ctx.community else ""
+    card: list[CardLine] = [("gray", ctx.community.name if ctx.community else ""), ("normal", question[:300])]
+    if contacts:
+        card.append(("normal", f"可请志愿者：{'、'.join(contacts)}"))
+    card.append(("normal", "请在两个工作日内联系居民。"))
     ctx.send_later(
         channel="wecom_app",
         recipient=assignee or "@duty",
-        payload={
-            "msgtype": "textcard",
-            "textcard": {
-                "title": f"居民{label}咨询 #{consultation.id}",
-                "description": f'<div class="gray">{community}</div><div class="normal">{question[:300]}</div>'
-                f'{volunteers}<div class="normal">请在两个工作日内联系居民。</div>',
-                "url": "",
-                "btntxt": "详情",
-            },
-            "consultation_id": consultation.id,
-        },
+        payload=wecom_card(f"居民{label}咨询 #{consultation.id}", card) | {"consultation_id": consultation.id},
         dedupe_key=f"consultation:{consultation.id}",
     )
     who = f"社区的{label}志愿者或工作人员" if label else "社区工作人员"

@@ -7,6 +7,7 @@ commits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -21,7 +22,19 @@ from storage.models import Community, Resident
 
 log = logging.getLogger(__name__)
 
-# --- alerts to workers -----------------------------------------------------------------------------------
+# --- WeCom cards to workers -------------------------------------------------------------------------------
+
+# The three text styles a WeCom textcard description knows.
+CardLine = tuple[Literal["highlight", "gray", "normal"], str]
+
+
+def wecom_card(title: str, lines: Sequence[CardLine], *, url: str = "", button: str = "详情") -> dict[str, Any]:
+    """A WeCom app "textcard" payload: a title and a few styled lines of description."""
+    description = "".join(f'<div class="{style}">{text}</div>' for style, text in lines)
+    return {
+        "msgtype": "textcard",
+        "textcard": {"title": title, "description": description, "url": url, "btntxt": button},
+    }
 
 
 def _duty_of(community: Community) -> str | None:
@@ -57,21 +70,19 @@ def alert_duty_worker(ctx: Context, *, label: str, text: str, level: str) -> Non
     recipient = duty_worker(ctx)
     community = ctx.community.name if ctx.community else "未分配社区"
     colour = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}.get(level, level)
-    description = (
-        f'<div class="highlight">{colour}警报：{label}</div>'
-        f'<div class="gray">{community} · {resident_place(ctx)}</div>'
-        f'<div class="normal">居民原话：{text[:200]}</div>'
-        '<div class="normal">请立即电话或上门联系，处理后在系统中登记。</div>'
+    card = wecom_card(
+        f"【{colour}】{label}",
+        [
+            ("highlight", f"{colour}警报：{label}"),
+            ("gray", f"{community} · {resident_place(ctx)}"),
+            ("normal", f"居民原话：{text[:200]}"),
+            ("normal", "请立即电话或上门联系，处理后在系统中登记。"),
+        ],
     )
     ctx.send_later(
         channel="wecom_app",
         recipient=recipient or "@duty",
-        payload={
-            "msgtype": "textcard",
-            "textcard": {"title": f"【{colour}】{label}", "description": description, "url": "", "btntxt": "详情"},
-            "level": level,
-            "resident_id": ctx.resident.id,
-        },
+        payload=card | {"level": level, "resident_id": ctx.resident.id},
         dedupe_key=f"alert:{ctx.inbound_id}" if ctx.inbound_id else None,
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.notify import push_to_resident
+from handlers.notify import push_to_resident, wecom_card
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from handlers.runtime import Settings
 from handlers.tickets.routing import routing_for
@@ -55,19 +55,17 @@ def _card(
 ) -> dict[str, Any]:
     reporter = session.get(Resident, ticket.reporter_id)
     phone = masked_phone(session, settings, reporter) if reporter else "未登记"
-    description = (
-        f'<div class="highlight">{lead}</div>'
-        f'<div class="gray">工单 {ticket.code} · {describe(ticket)} · {ticket.place or "地点未说明"}</div>'
-        f'<div class="normal">居民原话：{summary(ticket.description, 200)}</div>'
-        f'<div class="normal">联系电话：{phone}　时限：{format_local(ticket.due_at)}</div>'
-        f'<div class="normal">{closing}</div>'
+    card = wecom_card(
+        title,
+        [
+            ("highlight", lead),
+            ("gray", f"工单 {ticket.code} · {describe(ticket)} · {ticket.place or '地点未说明'}"),
+            ("normal", f"居民原话：{summary(ticket.description, 200)}"),
+            ("normal", f"联系电话：{phone}　时限：{format_local(ticket.due_at)}"),
+            ("normal", closing),
+        ],
     )
-    return {
-        "msgtype": "textcard",
-        "textcard": {"title": title, "description": description, "url": "", "btntxt": "详情"},
-        "ticket": ticket.code,
-        "level": ticket.colour,
-    }
+    return card | {"ticket": ticket.code, "level": ticket.colour}
 
 
 def alert_worker(

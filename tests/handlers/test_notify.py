@@ -1,4 +1,4 @@
-"""The one way a message is pushed to a resident."""
+"""The one way a message is pushed to a resident, and the one WeCom card builder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bot.services import Services
-from handlers.notify import Push, push_to_resident
+from handlers.notify import Push, push_to_resident, wecom_card
 from storage import repositories as repo
 from storage.models import OutboxMessage
 
@@ -65,3 +65,17 @@ def test_a_repeat_or_an_unfollowed_resident_queues_nothing(services: Services) -
     gone = _push(services, "o-b", template_id="TPL", key="other", active=False)
     assert not gone.queued and "unfollowed" in gone.reason
     assert len(_queued(services)) == 1
+
+
+def test_a_card_is_the_textcard_wecom_expects() -> None:
+    card = wecom_card("【红色】火情", [("highlight", "红色警报：火情"), ("gray", "和平社区"), ("normal", "请立即联系")])
+    assert card == {
+        "msgtype": "textcard",
+        "textcard": {
+            "title": "【红色】火情",
+            "description": '<div class="highlight">红色警报：火情</div><div class="gray">和平社区</div>'
+            '<div class="normal">请立即联系</div>',
+            "url": "",
+            "btntxt": "详情",
+        },
+    }
