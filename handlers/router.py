@@ -34,11 +34,12 @@ def build_router() -> Router:
         Route(MenuHandler(), events=frozenset({"click"})),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
         Route(CheckinHandler(), intents=frozenset({Intent.CHECKIN})),
+        # The classifier has no class for "how many hours this month"; the handler recognises it itself,
+        # whatever the classifier made of it, so it comes before the handlers it would be filed under.
+        Route(SummaryHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(PointsHandler(), intents=frozenset({Intent.POINTS})),
         Route(volunteer, intents=frozenset({Intent.VOLUNTEER_SIGNUP})),
         Route(activities, intents=frozenset({Intent.ACTIVITY})),
-        # The classifier has no class for "how many hours this month"; the handler recognises it itself.
-        Route(SummaryHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(TicketStatusHandler(), intents=frozenset({Intent.TICKET_STATUS})),
         Route(RatingHandler(), intents=frozenset({Intent.RATING})),
         Route(GrievanceHandler(), intents=frozenset({Intent.GRIEVANCE})),

@@ -21,7 +21,6 @@ from handlers.base import UNHANDLED, Context, Outcome
 from handlers.communities import spec_of
 from handlers.messages import Inbound, TextReply
 from handlers.notify import push_to_resident
-from handlers.volunteering.points import is_summary_request, month_summary
 from handlers.volunteering.rules import (
     KIND_NAMES,
     PointsRules,
@@ -409,8 +408,6 @@ class ActivityHandler:
     """ "最近有什么活动", "报名 1", "报名 垃圾分类讲座"; remembers the list it showed for a follow-up number."""
 
     def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
-        if is_summary_request(msg.text):
-            return month_summary(ctx)
         joined = self._try_join(ctx, msg.text, [])
         if joined is not None:
             return joined

@@ -11,7 +11,7 @@ from handlers.communities import spec_of, sync_catalogue
 from handlers.messages import Inbound, TextReply
 from handlers.notify import alert_duty_worker
 from handlers.volunteering.rules import format_hours, month_bounds, month_of
-from intents import Classification
+from intents import Classification, Intent
 from storage import volunteers as vrepo
 
 # Unambiguous characters only: a worker reads the code off a resident's phone.
@@ -177,7 +177,7 @@ def time_bank_reply(ctx: Context, request: str) -> TextReply:
 
 
 class PointsHandler:
-    """ "积分", "兑换 X", and month summaries the classifier filed under points."""
+    """ "积分", "兑换 X" and "用时间银行 2小时 ..."."""
 
     def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
         if "time_bank" in cls.slots:
@@ -185,15 +185,17 @@ class PointsHandler:
         item = cls.slots.get("redeem")
         if item:
             return redeem_reply(ctx, item.strip())
-        if is_summary_request(msg.text):
-            return month_summary(ctx)
         return balance_reply(ctx)
 
 
 class SummaryHandler:
-    """ "我这个月的时长" and the like, whatever the classifier made of it."""
+    """ "我这个月的时长" and the like, whatever the classifier made of it: the one place that answers it.
+
+    A redemption or a time-bank request that mentions this month's points is still that request."""
 
     def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
         if msg.kind not in ("text", "voice") or not is_summary_request(msg.text):
+            return UNHANDLED
+        if cls.intent is Intent.POINTS and ("redeem" in cls.slots or "time_bank" in cls.slots):
             return UNHANDLED
         return month_summary(ctx)

@@ -8,7 +8,6 @@ import unicodedata
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.messages import Inbound, TextReply
 from handlers.privacy import encrypt_phone
-from handlers.volunteering.points import is_summary_request, month_summary
 from intents import Classification, Intent
 from storage import volunteers as vrepo
 from storage.models import DialogueState
@@ -86,8 +85,6 @@ class VolunteerHandler:
     """Starts the sign-up form, and resumes it one answer at a time."""
 
     def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
-        if is_summary_request(msg.text):
-            return month_summary(ctx)
         existing = vrepo.volunteer_for_resident(ctx.session, resident_id=ctx.resident.id)
         if existing is not None:
             skills = vrepo.skills_of(ctx.session, volunteer_id=existing.id)

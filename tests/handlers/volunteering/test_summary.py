@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from bot.services import Services
@@ -9,6 +10,21 @@ from storage import repositories as repo
 from tests.handlers.volunteering.conftest import Clock, talk
 
 NO_HOURS = "11月还没有记录到服务时长"
+
+
+@pytest.mark.parametrize("text", ["我这个月的时长", "本月积分多少", "这个月的志愿服务时长", "这个月活动时间有多少"])
+def test_a_month_summary_is_answered_whatever_the_intent(
+    client: TestClient, services: Services, community: int, clock: Clock, text: str
+) -> None:
+    assert NO_HOURS in talk(client, "openid-month").say(text)
+
+
+def test_points_and_redemptions_that_mention_the_month_are_not_summaries(
+    client: TestClient, services: Services, community: int, clock: Clock
+) -> None:
+    resident = talk(client, "openid-points")
+    assert "您现在有 0 积分" in resident.say("积分")
+    assert "没找到“本月积分券”" in resident.say("兑换 本月积分券")
 
 
 def test_a_stored_config_that_no_longer_validates_still_answers(
