@@ -1,4 +1,4 @@
-"""Authentication, community scoping and audit for the office API under /api/.
+"""What every office API route depends on: authentication, community scoping, the audit log, the services.
 
 A request carries `Authorization: Bearer <key>`: either a worker's own key (`shegong key issue`), bound to
 one community or to all, or SHEGONG_ADMIN_TOKEN, which sees every community. Each request is written to

@@ -14,7 +14,7 @@ from fastapi.exception_handlers import http_exception_handler, request_validatio
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from bot.api.models import ActionRefused, Problem
 
@@ -81,18 +81,19 @@ async def validation_problem(request: Request, exc: Exception) -> Response:
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    """405 under /api/ with an Allow header naming every method of the path, not only the first route's.
+    """405 under /api/ with an Allow header naming every documented method of the path.
 
-    A path such as /api/activities has a route per method; Starlette's 405 lists the first one only.
+    A path such as /api/activities has a route per method, and Starlette's 405 names none or only the
+    first; the OpenAPI document knows them all.
     """
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code != 405 or not request.url.path.startswith("/api/"):
         return await http_exception_handler(request, exc)
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(route_methods)
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern, _, _ = compile_path(template)
+        if pattern.match(request.url.path):
+            methods |= {method.upper() for method in operations}
     return JSONResponse(
         {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(methods))}
     )
