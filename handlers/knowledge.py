@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 
+_TOPIC_CHARS = 200
+
+
 @dataclass(frozen=True)
 class SyncResult:
     added: int
@@ -233,6 +236,12 @@ def _community_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
 
 
 def _fields(entry: Entry, community_id: int | None) -> dict[str, Any]:
+    if len(entry.topic) > _TOPIC_CHARS:
+        raise CollectionError(f"entry {entry.id!r}: topic is longer than {_TOPIC_CHARS} characters")
+    texts = [entry.topic, entry.question, entry.answer, *entry.paraphrases, *entry.basis]
+    if any("\x00" in text for text in texts):
+        # PostgreSQL cannot store NUL in text; a file that holds one is damaged, not a knowledge-base entry.
+        raise CollectionError(f"entry {entry.id!r} contains a NUL character")
     return {
         "collection": entry.collection,
         "entry_id": entry.id,

@@ -95,3 +95,12 @@ def test_an_entry_keeps_the_community_it_belongs_to(sessions: sessionmaker[Sessi
         assert entry.community == "heping"
         assert entry.available_to("heping")
         assert not entry.available_to("xinhua")
+
+
+def test_text_the_database_cannot_hold_is_refused_with_its_entry_named(sessions: sessionmaker[Session]) -> None:
+    for bad, message in ((_worker_entry(answer="早\x00七点"), "NUL"), (_worker_entry(topic="长" * 201), "topic")):
+        with pytest.raises(kb.CollectionError, match=message), sessions.begin() as session:
+            kb.add_entry(session, bad, now=NOW)
+    with sessions.begin() as session:
+        assert kb.entries_for(session) == []
+        assert kb.current_version(session) == 0
