@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from bot.dispatcher import URGENT
 from bot.services import Services
 from handlers.base import Context
+from handlers.flows import CHOOSE_COMMUNITY
 from handlers.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
-from handlers.residents import CHOOSE_FLOW, ask_community_if_needed
+from handlers.residents import ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
 from storage.models import InboundMessage, Resident
@@ -178,7 +179,7 @@ def _dispatch(services: Services, ctx: Context, msg: Inbound) -> tuple[Reply, Cl
     if ctx.community is None and msg.kind in ("text", "voice"):
         cls = dispatcher.classify(msg)
         state = ctx.dialogue()
-        if cls.intent not in URGENT and (state is None or state.flow != CHOOSE_FLOW):
+        if cls.intent not in URGENT and (state is None or state.flow != CHOOSE_COMMUNITY.name):
             asked = ask_community_if_needed(ctx, pending_text=msg.text)
             if asked is not None:
                 return asked, cls

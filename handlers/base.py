@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from sqlalchemy.orm import Session
 
+from handlers.flows import Flow, S
 from handlers.messages import Inbound, Reply
 from intents import Classification, Intent
 from storage import repositories as repo
@@ -49,13 +50,16 @@ class Context:
     def dialogue(self) -> DialogueState | None:
         return repo.get_dialogue(self.session, resident_id=self.resident.id, now=self.now)
 
-    def start_dialogue(self, flow: str, step: str, data: dict[str, Any] | None = None) -> None:
+    def start_flow(self, flow: Flow[S], step: str, state: S) -> None:
+        """Begin a flow, or move it to its next step, with its typed state (see handlers/flows.py)."""
+        if step not in flow.steps:
+            raise ValueError(f"flow {flow.name!r} has no step {step!r}")
         repo.set_dialogue(
             self.session,
             resident_id=self.resident.id,
-            flow=flow,
+            flow=flow.name,
             step=step,
-            data=data or {},
+            data=state.model_dump(mode="json"),
             now=self.now,
             ttl=timedelta(minutes=self.settings.dialogue_ttl_minutes),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.communities import spec_of
+from handlers.flows import FAQ_CHOICE, FaqChoice
 from handlers.messages import Inbound, TextReply
 from handlers.notify import CardLine, duty_worker, wecom_card
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
@@ -19,7 +20,6 @@ from storage.consultations import create_consultation
 from storage.models import DialogueState
 from storage.volunteers import volunteers_with_skill
 
-CHOICE_FLOW = "faq_choice"
 LEGAL_NOTICE = "以上是一般性的法律信息，不是针对您个人情况的法律意见。"
 DOMAIN_OF = {Intent.LEGAL: "legal", Intent.PSYCH: "psych", Intent.SERVICE: "service"}
 DOMAIN_NAME = {"legal": "法律", "psych": "心理", "service": "办事", "general": ""}
@@ -149,14 +149,10 @@ class FaqHandler:
     def _offer_choices(
         self, ctx: Context, hits: list[Hit], *, domain: str, question: str, answer: Entry | None = None
     ) -> TextReply:
-        ctx.start_dialogue(
-            CHOICE_FLOW,
+        ctx.start_flow(
+            FAQ_CHOICE,
             "choose",
-            {
-                "ids": [[h.entry.collection, h.entry.id] for h in hits],
-                "domain": domain,
-                "question": question,
-            },
+            FaqChoice(ids=[(h.entry.collection, h.entry.id) for h in hits], domain=domain, question=question),
         )
         if answer is not None:
             lines = [render_entry(answer), "", "如果您想问的是下面的问题，回复序号："]
@@ -170,12 +166,13 @@ class FaqHandler:
 
     def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome:
         text = msg.text.strip().rstrip("。.号")
-        ids: list[list[str]] = list(state.data.get("ids") or [])
+        offered = FAQ_CHOICE.read(state.data)
+        if offered is None:
+            return UNHANDLED
+        ids = offered.ids
         if text in ("0", "都不是", "不是", "没有") or to_int(text) == 0:
             ctx.end_dialogue()
-            return open_consultation(
-                ctx, domain=str(state.data.get("domain") or "general"), question=str(state.data.get("question") or "")
-            )
+            return open_consultation(ctx, domain=offered.domain, question=offered.question)
         number = to_int(text)
         if number is None or not 1 <= number <= len(ids):
             return UNHANDLED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.flows import CHOOSE_COMMUNITY, CommunityChoice
 from handlers.greeting import CAPABILITIES, WELCOME
 from handlers.messages import EmptyReply, Inbound, TextReply
 from handlers.volunteering.activities import CHECKIN_SCENE_PREFIX, activity_for_scene, check_in_by_scan
@@ -11,8 +12,6 @@ from intents.numbers import to_int
 from intents.rules import parse_address
 from storage import repositories as repo
 from storage.models import Community, DialogueState
-
-CHOOSE_FLOW = "choose_community"
 
 
 def _community_menu(communities: list[Community]) -> str:
@@ -43,7 +42,7 @@ def ask_community_if_needed(ctx: Context, *, pending_text: str = "") -> TextRepl
 def ask_community(ctx: Context, communities: list[Community], *, pending_text: str = "") -> TextReply:
     """Ask which community the resident lives in; `pending_text` is handled again once they answer."""
     ctx.resident.community_asked_at = ctx.now
-    ctx.start_dialogue(CHOOSE_FLOW, "choose", {"pending_text": pending_text})
+    ctx.start_flow(CHOOSE_COMMUNITY, "choose", CommunityChoice(pending_text=pending_text))
     return TextReply(_community_menu(communities))
 
 
@@ -108,12 +107,13 @@ class CommunityChoiceFlow:
             chosen = communities[number - 1]
         else:
             chosen = next((c for c in communities if c.name in text or (text and text in c.name)), None)
-        if chosen is None:
+        asked = CHOOSE_COMMUNITY.read(state.data)
+        if chosen is None or asked is None:
             # Not an answer to our question: take it as what they want to say, and do not ask again.
             return UNHANDLED
         assign_community(ctx, chosen)
         ctx.end_dialogue()
-        pending = str(state.data.get("pending_text") or "")
+        pending = asked.pending_text
         confirmation = f"好的，已记下您是{chosen.name}的居民。"
         if pending:
             ctx.extras["redispatch_text"] = pending

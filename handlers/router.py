@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from handlers.base import FlowHandler, Route, Router
 from handlers.crisis import CrisisHandler
-from handlers.faq import CHOICE_FLOW, ConsultationHandler, FaqHandler
+from handlers.faq import ConsultationHandler, FaqHandler
+from handlers.flows import (
+    ACTIVITY_PICK,
+    CHECKIN_LOCATION,
+    CHOOSE_COMMUNITY,
+    FAQ_CHOICE,
+    FLOWS,
+    TICKET_LOCATION,
+    TICKET_RATING,
+    VOLUNTEER_SIGNUP,
+)
 from handlers.greeting import FallbackHandler, GreetingHandler
 from handlers.menu import MenuHandler
-from handlers.residents import CHOOSE_FLOW, AddressHandler, CommunityChoiceFlow, SubscriptionHandler
-from handlers.tickets.actions import RATING_FLOW
-from handlers.tickets.reporting import LOCATION_FLOW, GrievanceHandler, GrievanceLocationFlow, TicketPhotoHandler
+from handlers.residents import AddressHandler, CommunityChoiceFlow, SubscriptionHandler
+from handlers.tickets.reporting import GrievanceHandler, GrievanceLocationFlow, TicketPhotoHandler
 from handlers.tickets.status import RatingFlow, RatingHandler, TicketStatusHandler
 from handlers.volunteering.activities import (
-    ACTIVITY_FLOW,
-    CHECKIN_LOCATION_FLOW,
     ActivityHandler,
     CheckinHandler,
     CheckinLocationFlow,
 )
 from handlers.volunteering.points import PointsHandler, SummaryHandler
-from handlers.volunteering.signup import VOLUNTEER_FLOW, VolunteerHandler
+from handlers.volunteering.signup import VolunteerHandler
 from intents import Intent
 
 
@@ -49,12 +56,14 @@ def build_router() -> Router:
         Route(faq, intents=frozenset({Intent.LEGAL, Intent.PSYCH, Intent.SERVICE})),
     )
     flows: dict[str, FlowHandler] = {
-        CHOOSE_FLOW: CommunityChoiceFlow(),
-        LOCATION_FLOW: GrievanceLocationFlow(),
-        RATING_FLOW: RatingFlow(),
-        CHOICE_FLOW: faq,
-        VOLUNTEER_FLOW: volunteer,
-        ACTIVITY_FLOW: activities,
-        CHECKIN_LOCATION_FLOW: CheckinLocationFlow(),
+        CHOOSE_COMMUNITY.name: CommunityChoiceFlow(),
+        TICKET_LOCATION.name: GrievanceLocationFlow(),
+        TICKET_RATING.name: RatingFlow(),
+        FAQ_CHOICE.name: faq,
+        VOLUNTEER_SIGNUP.name: volunteer,
+        ACTIVITY_PICK.name: activities,
+        CHECKIN_LOCATION.name: CheckinLocationFlow(),
     }
+    if set(flows) != set(FLOWS):
+        raise RuntimeError(f"flows without a handler: {sorted(set(FLOWS) - set(flows))}")
     return Router(routes=routes, flows=flows, fallback=FallbackHandler())

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from handlers.flows import TICKET_RATING, TicketRating
 from handlers.runtime import Settings
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
 from handlers.tickets.routing import Routing, routing_for
@@ -23,7 +24,6 @@ from storage import tickets as store
 from storage.models import Community, Resident
 from storage.tickets import Ticket
 
-RATING_FLOW = "ticket_rating"
 # Residents rarely answer at once; a rating two days later still counts.
 RATING_WINDOW = timedelta(hours=48)
 
@@ -220,9 +220,9 @@ def _await_rating(session: Session, *, ticket: Ticket, now: datetime) -> None:
     repo.set_dialogue(
         session,
         resident_id=ticket.reporter_id,
-        flow=RATING_FLOW,
+        flow=TICKET_RATING.name,
         step="rate",
-        data={"code": ticket.code},
+        data=TicketRating(code=ticket.code).model_dump(mode="json"),
         now=now,
         ttl=RATING_WINDOW,
     )

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.flows import TICKET_LOCATION, Photo, TicketLocation
 from handlers.messages import Inbound, TextReply
 from handlers.residents import ask_community
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, find_place
@@ -17,7 +18,6 @@ from storage import repositories as repo
 from storage import tickets as store
 from storage.models import DialogueState
 
-LOCATION_FLOW = "ticket_location"
 # Photos sent this soon after a report belong to it.
 PHOTO_WINDOW = timedelta(minutes=10)
 ASK_PLACE = "请问具体在哪里？回复楼号（比如“3号楼2单元”或“小区北门”），或者发一个微信位置给我。"
@@ -90,7 +90,7 @@ class GrievanceHandler:
         if not place.known and ctx.resident.building:
             place = Place(building=ctx.resident.building, unit=ctx.resident.unit)
         if not place.known:
-            ctx.start_dialogue(LOCATION_FLOW, "where", {"text": text, "photos": []})
+            ctx.start_flow(TICKET_LOCATION, "where", TicketLocation(text=text))
             # Naming what we understood lets the resident correct us before anything is filed.
             return TextReply(f"收到，{problem_label(text)}的问题我来帮您登记。" + ASK_PLACE)
         return submit(ctx, text, place)
@@ -103,13 +103,15 @@ class GrievanceLocationFlow:
         return UNHANDLED
 
     def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome:
-        data = dict(state.data)
-        text = str(data.get("text") or "")
-        photos: list[dict[str, Any]] = list(data.get("photos") or [])
+        waiting = TICKET_LOCATION.read(state.data)
+        if waiting is None:
+            return UNHANDLED
+        text = waiting.text
         if msg.kind == "image":
-            photos.append(_photo(msg))
-            ctx.start_dialogue(LOCATION_FLOW, "where", {**data, "photos": photos})
+            waiting.photos.append(Photo.model_validate(_photo(msg)))
+            ctx.start_flow(TICKET_LOCATION, "where", waiting)
             return TextReply("照片收到了。" + ASK_PLACE)
+        photos = [photo.model_dump() for photo in waiting.photos]
         if msg.kind == "location":
             ctx.end_dialogue()
             label = (msg.label or "").strip() or "微信位置"

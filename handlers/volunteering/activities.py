@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.communities import spec_of
+from handlers.flows import ACTIVITY_PICK, CHECKIN_LOCATION, ActivityPick, CheckinLocation
 from handlers.messages import Inbound, TextReply
 from handlers.notify import push_to_resident
 from handlers.volunteering.rules import (
@@ -41,8 +42,6 @@ from storage.models import Community, DialogueState
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_FLOW = "activity_pick"
-CHECKIN_LOCATION_FLOW = "checkin_location"
 # A location the resident sent this recently counts for a check-in that follows it.
 RECENT_LOCATION = timedelta(minutes=10)
 
@@ -281,13 +280,13 @@ def _check_in(ctx: Context, activity: vrepo.Activity, location: tuple[float, flo
     if activity.requires_location:
         assert activity.latitude is not None and activity.longitude is not None
         if location is None:
-            ctx.start_dialogue(CHECKIN_LOCATION_FLOW, "location", {"activity_id": activity.id})
+            ctx.start_flow(CHECKIN_LOCATION, "location", CheckinLocation(activity_id=activity.id))
             return TextReply(f"“{activity.title}”需要确认您在现场：请点输入框旁的“+”，选“位置”，把您现在的位置发给我。")
         distance = distance_m(location[0], location[1], activity.latitude, activity.longitude)
         radius = activity.radius_m or rules.default_radius_m
         if distance > radius:
             # Keep waiting for a location: the next one, sent from the venue, completes the check-in.
-            ctx.start_dialogue(CHECKIN_LOCATION_FLOW, "location", {"activity_id": activity.id})
+            ctx.start_flow(CHECKIN_LOCATION, "location", CheckinLocation(activity_id=activity.id))
             return TextReply(
                 f"您发的位置离活动地点{activity.place or ''}大约 {distance:.0f} 米，需要在 {radius} 米以内才能签到。"
                 "到了现场再发一次位置吧。"
@@ -358,7 +357,8 @@ class CheckinLocationFlow:
         if msg.kind != "location" or msg.latitude is None or msg.longitude is None:
             return UNHANDLED
         ctx.end_dialogue()
-        activity = ctx.session.get(vrepo.Activity, int(state.data.get("activity_id", 0)))
+        waiting = CHECKIN_LOCATION.read(state.data)
+        activity = ctx.session.get(vrepo.Activity, waiting.activity_id) if waiting else None
         if activity is None or activity.status != "open":
             return TextReply("这个活动已经结束了。")
         return _check_in(ctx, activity, (msg.latitude, msg.longitude))
@@ -414,13 +414,14 @@ class ActivityHandler:
         upcoming = vrepo.upcoming_activities(ctx.session, community_id=ctx.community_id, now=ctx.now)
         if not upcoming:
             return TextReply("最近还没有安排活动，有新活动会在这里公布。")
-        ctx.start_dialogue(ACTIVITY_FLOW, "pick", {"ids": [a.id for a in upcoming]})
+        ctx.start_flow(ACTIVITY_PICK, "pick", ActivityPick(ids=[a.id for a in upcoming]))
         return TextReply(_listing(ctx, upcoming))
 
     def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome:
         if msg.kind not in ("text", "voice"):
             return UNHANDLED
-        ids = [int(i) for i in state.data.get("ids", [])]
+        listed = ACTIVITY_PICK.read(state.data)
+        ids = listed.ids if listed else []
         text = msg.text.strip()
         # A bare number right after the list means "that one".
         if to_int(text.rstrip("号个. 。")) is not None:

@@ -6,13 +6,12 @@ import re
 import unicodedata
 
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.flows import VOLUNTEER_SIGNUP, VolunteerSignup
 from handlers.messages import Inbound, TextReply
 from handlers.privacy import encrypt_phone
 from intents import Classification, Intent
 from storage import volunteers as vrepo
 from storage.models import DialogueState
-
-VOLUNTEER_FLOW = "volunteer_signup"
 
 # Commands a resident may type in the middle of the form; they leave the form rather than fill it.
 _COMMANDS = frozenset({Intent.CHECKIN, Intent.POINTS, Intent.TICKET_STATUS, Intent.HUMAN, Intent.HELP})
@@ -92,7 +91,7 @@ class VolunteerHandler:
                 f"{existing.name}，您已经是登记的志愿者了（专长：{_describe_skills(skills)}）。"
                 "发“最近有什么活动”看看可以参加的活动，发“我这个月的时长”查服务时长。"
             )
-        ctx.start_dialogue(VOLUNTEER_FLOW, "name", {})
+        ctx.start_flow(VOLUNTEER_SIGNUP, "name", VolunteerSignup())
         return TextReply(ASK_NAME)
 
     def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome:
@@ -104,30 +103,33 @@ class VolunteerHandler:
         if _CANCEL.match(text):
             ctx.end_dialogue()
             return TextReply("好的，已取消报名。以后想参加，随时发“我想当志愿者”。")
-        data = dict(state.data)
+        data = VOLUNTEER_SIGNUP.read(state.data)
+        if data is None:
+            ctx.end_dialogue()
+            return UNHANDLED
         step = state.step
         if step == "name":
             name = _NAME_PREFIX.sub("", text).strip(" 。.，,")
             if not 1 <= len(name) <= 20:
                 return TextReply("称呼请写 20 个字以内，比如“张阿姨”或“李明”：")
-            data["name"] = name
-            ctx.start_dialogue(VOLUNTEER_FLOW, "phone", data)
+            data.name = name
+            ctx.start_flow(VOLUNTEER_SIGNUP, "phone", data)
             return TextReply(f"好的，{name}。" + ASK_PHONE)
         if step == "phone":
             phone = normalize_mobile(text)
             if phone is None:
                 return TextReply("这个号码好像不对，请发 11 位手机号，比如 13812345678：")
             # Only the ciphertext is kept, even in the half-finished form.
-            data["phone_encrypted"] = encrypt_phone(ctx.settings.secret_key, phone)
-            ctx.start_dialogue(VOLUNTEER_FLOW, "skills", data)
+            data.phone_encrypted = encrypt_phone(ctx.settings.secret_key, phone)
+            ctx.start_flow(VOLUNTEER_SIGNUP, "skills", data)
             return TextReply(ASK_SKILLS)
         if step == "skills":
-            data["skills"] = map_skills(text)
-            ctx.start_dialogue(VOLUNTEER_FLOW, "availability", data)
+            data.skills = map_skills(text)
+            ctx.start_flow(VOLUNTEER_SIGNUP, "availability", data)
             return TextReply(ASK_AVAILABILITY)
         if step == "availability":
-            data["availability"] = text[:200]
-            ctx.start_dialogue(VOLUNTEER_FLOW, "consent", data)
+            data.availability = text[:200]
+            ctx.start_flow(VOLUNTEER_SIGNUP, "consent", data)
             return TextReply(ASK_CONSENT)
         if step == "consent":
             consent = parse_yes_no(text)
@@ -140,17 +142,18 @@ class VolunteerHandler:
         ctx.end_dialogue()
         return UNHANDLED
 
-    def _register(self, ctx: Context, data: dict[str, object]) -> TextReply:
-        skills = data.get("skills") or {}
-        assert isinstance(skills, dict)
+    def _register(self, ctx: Context, data: VolunteerSignup) -> TextReply:
+        if not data.name or not data.phone_encrypted:
+            return TextReply("抱歉，报名信息不完整，请重新发“我想当志愿者”再填一次。")
+        skills = data.skills
         volunteer, created = vrepo.register_volunteer(
             ctx.session,
             resident_id=ctx.resident.id,
             community_id=ctx.community_id,
-            name=str(data["name"]),
-            phone_encrypted=str(data["phone_encrypted"]),
-            skills={str(k): str(v) for k, v in skills.items()},
-            availability=str(data.get("availability") or ""),
+            name=data.name,
+            phone_encrypted=data.phone_encrypted,
+            skills=dict(skills),
+            availability=data.availability or "",
             now=ctx.now,
         )
         if not created:

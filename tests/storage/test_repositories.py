@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot.pipeline import handle_message, record_message
 from bot.services import Services
+from handlers.flows import CHOOSE_COMMUNITY
 from handlers.messages import Inbound
-from handlers.residents import CHOOSE_FLOW
 from storage import repositories as repo
 from storage.models import Community, DialogueState, InboundMessage, OutboxMessage, Resident
 
@@ -274,7 +274,7 @@ class Conversation:
 def choosing(services: Services) -> int:
     """How many residents are in the middle of choosing their community."""
     with services.sessions.begin() as session:
-        return int(session.scalar(select(func.count()).where(DialogueState.flow == CHOOSE_FLOW)) or 0)
+        return int(session.scalar(select(func.count()).where(DialogueState.flow == CHOOSE_COMMUNITY.name)) or 0)
 
 
 def test_each_resident_picks_their_community_by_number(services: Services) -> None:

@@ -1,0 +1,109 @@
+"""Every multi-turn conversation the bot holds, and the state it keeps between messages, in one place.
+
+A flow is a name, its steps and a typed state. The state is kept in DialogueState.data as JSON and read
+back through its model, so a handler never guesses what a key holds, and a state written by an older
+version that no longer fits is dropped rather than half-read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class FlowState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CommunityChoice(FlowState):
+    """Which community do you live in? The message that made us ask is answered once they have chosen."""
+
+    pending_text: str = ""
+
+
+class Photo(FlowState):
+    media_id: str | None = None
+    pic_url: str | None = None
+
+
+class TicketLocation(FlowState):
+    """Where is it? The report waits, with any photos sent meanwhile."""
+
+    text: str
+    photos: list[Photo] = Field(default_factory=list)
+
+
+class TicketRating(FlowState):
+    """How did we do? The reporter's next bare number rates this ticket."""
+
+    code: str
+
+
+class FaqChoice(FlowState):
+    """Which of these did you mean? (collection, entry id) by the number shown."""
+
+    ids: list[tuple[str, str]]
+    domain: str = "general"
+    question: str = ""
+
+
+class VolunteerSignup(FlowState):
+    """The sign-up form, one answer at a time; the phone is kept only as ciphertext."""
+
+    name: str | None = None
+    phone_encrypted: str | None = None
+    skills: dict[str, str] = Field(default_factory=dict)
+    availability: str | None = None
+
+
+class ActivityPick(FlowState):
+    """The activities just listed, so "报名 2" means the second of them."""
+
+    ids: list[int]
+
+
+class CheckinLocation(FlowState):
+    """A check-in at a venue that needs the resident's location first."""
+
+    activity_id: int
+
+
+S = TypeVar("S", bound=FlowState)
+
+
+@dataclass(frozen=True)
+class Flow(Generic[S]):
+    name: str
+    steps: tuple[str, ...]
+    state: type[S]
+
+    def read(self, data: object) -> S | None:
+        """The stored state, or None when it does not fit this flow's model."""
+        try:
+            return self.state.model_validate(data)
+        except ValidationError:
+            return None
+
+
+CHOOSE_COMMUNITY = Flow("choose_community", ("choose",), CommunityChoice)
+TICKET_LOCATION = Flow("ticket_location", ("where",), TicketLocation)
+TICKET_RATING = Flow("ticket_rating", ("rate",), TicketRating)
+FAQ_CHOICE = Flow("faq_choice", ("choose",), FaqChoice)
+VOLUNTEER_SIGNUP = Flow("volunteer_signup", ("name", "phone", "skills", "availability", "consent"), VolunteerSignup)
+ACTIVITY_PICK = Flow("activity_pick", ("pick",), ActivityPick)
+CHECKIN_LOCATION = Flow("checkin_location", ("location",), CheckinLocation)
+
+FLOWS: dict[str, Flow[Any]] = {
+    flow.name: flow
+    for flow in (
+        CHOOSE_COMMUNITY,
+        TICKET_LOCATION,
+        TICKET_RATING,
+        FAQ_CHOICE,
+        VOLUNTEER_SIGNUP,
+        ACTIVITY_PICK,
+        CHECKIN_LOCATION,
+    )
+}
