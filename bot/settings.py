@@ -38,10 +38,11 @@ SECRET_VALUES = ("wechat_token", "wechat_app_secret", "wecom_secret", "wecom_tok
 MIN_SECRET_LENGTH = 12
 # Bits by the characters' own frequencies: 123456789012 has 40, a-real-token-4f9c about 60.
 MIN_SECRET_BITS = 44
-_COMMON_SECRETS = frozenset(
+_COMMON_WORDS = (
     "password passw0rd 123456 12345678 123456789 qwerty admin administrator example letmein welcome "
-    "shegong wechat weixin token secret default iloveyou".split()
+    "shegong wechat weixin token secret default iloveyou"
 )
+_COMMON_SECRETS = frozenset(_COMMON_WORDS.split())
 
 
 class ConfigError(RuntimeError):
