@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers import knowledge
@@ -190,10 +191,16 @@ class LiveKnowledge:
             return index is not previous
 
     def _bootstrap(self) -> None:
-        with self._sessions.begin() as session:
-            if knowledge.has_team_entries(session):
-                return
-            result = knowledge.sync_team_entries(session, now=system_clock())
+        try:
+            with self._sessions.begin() as session:
+                if knowledge.has_team_entries(session):
+                    return
+                result = knowledge.sync_team_entries(session, now=system_clock())
+        except SQLAlchemyError:
+            # A database refusing writes must not keep the server from starting: it answers from what
+            # the database holds, and `shegong kb sync` loads the team's files once writes work again.
+            log.warning("could not load the team's entries into the database", exc_info=True)
+            return
         log.info("loaded the team's %d knowledge-base entries into an empty database", result.total)
 
     def start(self) -> None:
