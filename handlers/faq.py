@@ -126,7 +126,8 @@ class FaqHandler:
         query = msg.text.strip()
         if not query:
             return UNHANDLED
-        hits = ctx.services.knowledge.search(query, k=5)
+        # An entry a community wrote for its own residents answers only them.
+        hits = ctx.services.knowledge.search(query, k=5, community=ctx.community.code if ctx.community else "")
         domain = DOMAIN_OF.get(cls.intent) or (hits[0].entry.domain if hits else "general")
         if not hits:
             return open_consultation(ctx, domain=domain, question=query)

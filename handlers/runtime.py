@@ -38,7 +38,9 @@ class Settings(Protocol):
 class Knowledge(Protocol):
     """The knowledge base as handlers search it (bot.knowledge.LiveKnowledge; a KnowledgeIndex also fits)."""
 
-    def search(self, query: str, k: int = 5) -> list[Hit]: ...
+    def search(self, query: str, k: int = 5, domain: str | None = None, community: str | None = None) -> list[Hit]:
+        """The best entries for the query; with `community` (a code), other communities' own entries are left out."""
+        ...
 
     def get(self, entry_id: str, collection: str | None = None) -> Entry | None: ...
 

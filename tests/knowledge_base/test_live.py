@@ -192,3 +192,30 @@ def test_a_live_index_without_a_database_change_does_not_rebuild(sqlite_url: str
         assert live.refresh() is False
     finally:
         services.close()
+
+
+def test_an_entry_for_one_community_is_answered_to_its_residents_only(
+    two_servers: tuple[Services, Services], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = two_servers
+    with server.sessions.begin() as session:
+        xingfu = repo.upsert_community(
+            session,
+            code="xingfu",
+            name="幸福里社区",
+            qr_scene="102",
+            config={"duty": {"name": "李", "wecom_userid": "li"}},
+        )
+        heping = repo.community_by_code(session, code="heping")
+        assert heping is not None
+        for openid, community in (("resident-heping", heping), ("resident-xingfu", xingfu)):
+            repo.get_or_create_resident(session, openid=openid).community_id = community.id
+    _use_cli_of(server, monkeypatch)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS), encoding="utf-8")
+    assert runner.invoke(kb_app, ["import", str(rows), "-c", "local"]).exit_code == 0
+    add = ["add", "-q", NEW_QUESTION, "-a", NEW_ANSWER, "-d", "service", "--id", "x1", "-c", "local"]
+    assert runner.invoke(kb_app, [*add, "--community", "xingfu"]).exit_code == 0
+    with TestClient(create_app(server.settings, server)) as client:
+        assert NEW_ANSWER in _say(client, NEW_QUESTION, sender="resident-xingfu")
+        assert NEW_ANSWER not in _say(client, NEW_QUESTION, sender="resident-heping")
