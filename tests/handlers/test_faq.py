@@ -141,7 +141,7 @@ class _NearMiss:
         entry = Entry(id="psych-test-001", domain="psych", question="亲人走了以后总想哭", answer="1. 允许自己难过。")
         self.hit = Hit(entry, score, Signals(0.5, 0.5, 0.5, 1.0, 1.0, 0.2, 0.2, 1.0, 0.05))
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
+    def search(self, query: str, k: int = 5, domain: str | None = None, community: str | None = None) -> list[Hit]:
         return [self.hit]
 
 
