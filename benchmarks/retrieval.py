@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from knowledge_base.encoders import Encoder, make_encoder
 from knowledge_base.entries import Entry, load_entries
-from knowledge_base.evaluate import Outcome, Query, evaluate, read_queries, summarise
+from knowledge_base.evaluate import Query, QueryResult, evaluate, read_queries, summarise
 from knowledge_base.index import (
     CALIBRATION,
     CALIBRATION_FEATURES,
@@ -176,7 +176,7 @@ def public_benchmark(public_dir: Path, encoder_setting: str, show_misses: bool) 
 def team_benchmark(entries: Sequence[Entry], encoder: Encoder) -> list[Labelled]:
     print()
     print(f"TEAM SET: {len(entries)} entries from the knowledge base, each paraphrase held out in turn")
-    outcomes: list[Outcome] = []
+    outcomes: list[QueryResult] = []
     labelled: list[Labelled] = []
     folds = max(len(e.paraphrases) for e in entries)
     for fold in range(folds):
@@ -192,7 +192,7 @@ def team_benchmark(entries: Sequence[Entry], encoder: Encoder) -> list[Labelled]
             hits = index.search(query.question, k=5)
             seconds = time.perf_counter() - started
             rank = next((i for i, h in enumerate(hits, start=1) if h.entry.id == query.gold_id), None)
-            outcomes.append(Outcome(query, rank, hits[0].entry.id, hits[0].score, seconds))
+            outcomes.append(QueryResult(query, rank, hits[0].entry.id, hits[0].score, seconds))
             part = "tune" if half_of(query.gold_id) == 0 else "held-out"
             labelled.append(Labelled(hits[0], rank == 1, True, part, "team"))
     print(summarise(outcomes).format())
@@ -260,7 +260,7 @@ def fit_calibration(labelled: Sequence[Labelled]) -> None:
     print(f"in use:       {CALIBRATION}")
 
 
-def print_misses(outcomes: Sequence[Outcome], index: KnowledgeIndex) -> None:
+def print_misses(outcomes: Sequence[QueryResult], index: KnowledgeIndex) -> None:
     print()
     print("top-1 misses:")
     for outcome in outcomes:

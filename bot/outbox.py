@@ -39,7 +39,7 @@ class Postpone(Exception):
 
 
 @dataclass(frozen=True)
-class Job:
+class Delivery:
     id: int
     channel: str
     recipient: str
@@ -47,7 +47,7 @@ class Job:
     attempts: int
 
 
-Send = Callable[[Session, Job, datetime], None]
+Send = Callable[[Session, Delivery, datetime], None]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -88,7 +88,7 @@ class Senders:
             "wecom_app": self.send_wecom,
         }
 
-    def send_custom(self, session: Session, job: Job, now: datetime) -> None:
+    def send_custom(self, session: Session, job: Delivery, now: datetime) -> None:
         resident = session.scalar(select(Resident).where(Resident.openid == job.recipient))
         if resident is None or not resident.active:
             raise Undeliverable("resident unknown or unsubscribed")
@@ -108,11 +108,11 @@ class Senders:
             raise Undeliverable(refused)
         self.wechat.send_custom(job.recipient, _message_body(job.payload))
 
-    def send_template(self, session: Session, job: Job, now: datetime) -> None:
+    def send_template(self, session: Session, job: Delivery, now: datetime) -> None:
         template = {k: v for k, v in job.payload.items() if k in ("template_id", "url", "data", "miniprogram")}
         self.wechat.send_template(job.recipient, template)
 
-    def send_wecom(self, session: Session, job: Job, now: datetime) -> None:
+    def send_wecom(self, session: Session, job: Delivery, now: datetime) -> None:
         if not job.recipient or job.recipient.startswith("@"):
             raise Undeliverable(f"no WeCom user to send to ({job.recipient!r})")
         minute = _sent_since(session, channel="wecom_app", recipient=job.recipient, since=now - timedelta(minutes=1))
@@ -129,13 +129,13 @@ def drain_once(services: Services, senders: dict[str, Send], *, now: datetime | 
     now = now or services.clock()
     with services.sessions.begin() as session:
         rows = repo.claim_due_outbox(session, now=now, lease=LEASE, limit=limit)
-        jobs = [Job(r.id, r.channel, r.recipient, dict(r.payload), r.attempts) for r in rows]
+        jobs = [Delivery(r.id, r.channel, r.recipient, dict(r.payload), r.attempts) for r in rows]
     for job in jobs:
         _deliver(services, senders, job, now)
     return len(jobs)
 
 
-def _deliver(services: Services, senders: dict[str, Send], job: Job, now: datetime) -> None:
+def _deliver(services: Services, senders: dict[str, Send], job: Delivery, now: datetime) -> None:
     send = senders.get(job.channel)
     try:
         with services.sessions.begin() as session:
@@ -171,7 +171,7 @@ def _deliver(services: Services, senders: dict[str, Send], job: Job, now: dateti
             repo.mark_outbox_retry(session, outbox_id=job.id, error=error, retry_at=now + backoff(job.attempts))
 
 
-def log_only(session: Session, job: Job, now: datetime) -> None:
+def log_only(session: Session, job: Delivery, now: datetime) -> None:
     """Development without API credentials: show what would be sent instead of calling WeChat."""
     log.info(
         "development: not sent (no credentials) %s to %s: %s", job.channel, job.recipient, _message_body(job.payload)

@@ -69,7 +69,7 @@ class Scores:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class QueryResult:
     query: Query
     rank: int | None  # 1-based rank of the gold entry among the hits, None if not in the top MRR_DEPTH
     top_id: str | None
@@ -83,7 +83,7 @@ class Report:
     domains: dict[str, Scores]
     latency_p50_ms: float
     latency_p99_ms: float
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[QueryResult] = field(default_factory=list)
 
     def to_dict(self, with_outcomes: bool = False) -> dict[str, Any]:
         data = asdict(self)
@@ -113,8 +113,8 @@ def evaluate(index: KnowledgeIndex, queries: Sequence[Query], warm_up: bool = Tr
     return summarise(outcomes)
 
 
-def summarise(outcomes: Sequence[Outcome]) -> Report:
-    by_domain: dict[str, list[Outcome]] = {}
+def summarise(outcomes: Sequence[QueryResult]) -> Report:
+    by_domain: dict[str, list[QueryResult]] = {}
     for outcome in outcomes:
         by_domain.setdefault(outcome.query.domain or "(none)", []).append(outcome)
     latencies = np.asarray([o.seconds * 1000 for o in outcomes]) if outcomes else np.zeros(1)
@@ -127,9 +127,9 @@ def summarise(outcomes: Sequence[Outcome]) -> Report:
     )
 
 
-def _outcome(query: Query, hits: Sequence[Hit], seconds: float) -> Outcome:
+def _outcome(query: Query, hits: Sequence[Hit], seconds: float) -> QueryResult:
     rank = next((i for i, hit in enumerate(hits[:MRR_DEPTH], start=1) if hit.entry.id == query.gold_id), None)
-    return Outcome(
+    return QueryResult(
         query=query,
         rank=rank,
         top_id=hits[0].entry.id if hits else None,
@@ -138,7 +138,7 @@ def _outcome(query: Query, hits: Sequence[Hit], seconds: float) -> Outcome:
     )
 
 
-def _scores(outcomes: Sequence[Outcome]) -> Scores:
+def _scores(outcomes: Sequence[QueryResult]) -> Scores:
     if not outcomes:
         return Scores(queries=0, top1=0.0, mrr5=0.0)
     top1 = sum(o.rank == 1 for o in outcomes) / len(outcomes)

@@ -19,7 +19,7 @@ from bot import clients as apiclient
 from bot.outbox import (
     WECOM_PER_HOUR,
     WECOM_PER_MINUTE,
-    Job,
+    Delivery,
     OutboxWorker,
     backoff,
     drain_once,
@@ -409,7 +409,7 @@ def test_two_drainers_never_send_the_same_row(db_url: str, tmp_path: Path, api: 
         lock = threading.Lock()
         errors: list[BaseException] = []
 
-        def record(session: Session, job: Job, now: datetime) -> None:
+        def record(session: Session, job: Delivery, now: datetime) -> None:
             with lock:
                 sent.append(job.id)
             time.sleep(0.002)  # long enough for the drainers to overlap

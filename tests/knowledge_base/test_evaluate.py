@@ -8,7 +8,7 @@ import pytest
 
 from knowledge_base.encoders import UsemEncoder
 from knowledge_base.entries import Entry
-from knowledge_base.evaluate import Outcome, QueriesError, Query, evaluate, read_queries, summarise
+from knowledge_base.evaluate import QueriesError, Query, QueryResult, evaluate, read_queries, summarise
 from knowledge_base.index import KnowledgeIndex
 from tests.knowledge_base.conftest import PARAPHRASE_QUERIES
 
@@ -23,8 +23,8 @@ def test_read_queries_lists_every_bad_line(tmp_path: Path) -> None:
 
 
 def test_summarise_counts_top1_and_reciprocal_rank() -> None:
-    def outcome(domain: str, rank: int | None) -> Outcome:
-        return Outcome(Query("q", "问", "g", domain), rank, "t", 0.5, 0.01)
+    def outcome(domain: str, rank: int | None) -> QueryResult:
+        return QueryResult(Query("q", "问", "g", domain), rank, "t", 0.5, 0.01)
 
     report = summarise([outcome("legal", 1), outcome("legal", 2), outcome("psych", None), outcome("psych", 1)])
     assert report.overall.top1 == 0.5
