@@ -61,13 +61,11 @@ def main() -> int:
         url = f"sqlite:///{data_dir / 'bench.db'}"
         upgrade(url)
         # A realistic deployment has its community loaded; one community, so nobody is asked which.
-        with make_sessionmaker(make_engine(url)).begin() as session:
+        engine = make_engine(url)
+        with make_sessionmaker(engine).begin() as session:
             spec = parse_community_file(ROOT / "examples" / "community.yaml")
             load_communities(session, spec.model_copy(update={"communities": spec.communities[:1]}))
-        # A realistic deployment has its community loaded; one community, so nobody is asked which.
-        with make_sessionmaker(make_engine(url)).begin() as session:
-            spec = parse_community_file(ROOT / "examples" / "community.yaml")
-            load_communities(session, spec.model_copy(update={"communities": spec.communities[:1]}))
+        engine.dispose()
         settings = Settings(_env_file=None, database_url=url, data_dir=data_dir, wechat_token="bench")  # type: ignore[call-arg]
         # Build once (what `shegong kb reindex` does at deploy time), then time a start-up from the saved index.
         first = Services(settings)

@@ -15,7 +15,6 @@ from bot.app import create_app
 from bot.services import Services
 from bot.settings import Settings
 from handlers.communities import load_communities, parse_community_file
-from storage import access
 from storage import repositories as repo
 from storage import tickets as store
 from storage import volunteers as vrepo
@@ -87,17 +86,6 @@ def seeded(services: Services) -> Seeded:
 def client(services: Services, seeded: Seeded) -> Iterator[TestClient]:
     with TestClient(create_app(services.settings, services)) as test_client:
         yield test_client
-
-
-def worker_key(services: Services, worker: str, community: str | None) -> dict[str, str]:
-    with services.sessions.begin() as session:
-        community_id = None
-        if community is not None:
-            found = repo.community_by_code(session, code=community)
-            assert found is not None
-            community_id = found.id
-        issued = access.issue_key(session, worker=worker, community_id=community_id, now=utcnow())
-    return {"Authorization": f"Bearer {issued.key}"}
 
 
 def counts(services: Services) -> dict[str, int]:
