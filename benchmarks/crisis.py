@@ -4,7 +4,10 @@ Every genuine crisis or emergency must be answered with its number and raise a r
 (distress without words of death or a plan: the hotline and at least a yellow notice); red alerts may go out
 on at most 3 % of the everyday look-alikes.
 
-    .venv/bin/python benchmarks/crisis.py [--set PATH] [--json] [--misses]
+    .venv/bin/python benchmarks/crisis.py [--set PATH ...] [--json] [--misses]
+
+Without --set it runs the team's set and the held-out set (written before the rules were tuned, and never
+used to tune them), and prints the figures of each.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from storage import repositories as repo  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import OutboxMessage, utcnow  # noqa: E402
 
-DEFAULT_SET = ROOT / "benchmarks" / "data" / "crisis_set.jsonl"
+DEFAULT_SETS = (
+    ROOT / "benchmarks" / "data" / "crisis_set.jsonl",
+    ROOT / "benchmarks" / "data" / "crisis_heldout.jsonl",
+)
 RED_LOOKALIKE_TARGET = 0.03
 
 
@@ -122,25 +128,31 @@ def confusion(results: list[dict[str, Any]]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", type=Path, default=DEFAULT_SET, dest="path")
+    parser.add_argument("--set", type=Path, action="append", dest="paths", help="a labelled set (repeatable)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="print every message handled wrongly, with its reply")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in args.path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    results = run(rows)
-    summary = summarise(results)
-    if args.json:
-        print(json.dumps({"summary": summary, "results": results}, ensure_ascii=False, indent=1))
-        return 0
-    print("\n".join(confusion(results)))
-    if args.misses:
+    report: dict[str, Any] = {}
+    for path in args.paths or DEFAULT_SETS:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        results = run(rows)
+        summary = summarise(results)
+        report[path.name] = {"summary": summary, "results": results}
+        if args.json:
+            continue
+        print(f"== {path.name}")
+        print("\n".join(confusion(results)))
+        if args.misses:
+            print()
+            for r in results:
+                if r["verdict"] != "ok":
+                    print(f"{r['verdict']:<14} {r['label']:<18} {r['text']}\n{'':<14} -> {r['reply'][:80]!r}")
         print()
-        for r in results:
-            if r["verdict"] != "ok":
-                print(f"{r['verdict']:<14} {r['label']:<18} {r['text']}\n{'':<14} -> {r['reply'][:80]!r}")
-    print()
-    for key, value in summary.items():
-        print(f"{key:<22} {value}")
+        for key, value in summary.items():
+            print(f"{key:<22} {value}")
+        print()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 
 
