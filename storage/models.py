@@ -135,6 +135,11 @@ class DialogueState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# Outbox priorities: higher goes first. A red alert (a crisis, a red ticket) jumps routine messages.
+PRIORITY_ROUTINE = 0
+PRIORITY_RED = 10
+
+
 class OutboxMessage(Base):
     """A message the bot sends on its own initiative, written in the transaction that caused it."""
 
@@ -146,8 +151,10 @@ class OutboxMessage(Base):
     channel: Mapped[str] = mapped_column(String(32))  # wechat_custom | wechat_template | wecom_app
     recipient: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # pending -> sending -> sent | dead ; back to pending with a later next_attempt_at on failure
+    # pending -> sending -> sent | dead | unknown ; back to pending with a later next_attempt_at on failure.
+    # unknown: the API may have delivered it (a timeout after sending) and cannot be asked; never re-sent.
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    priority: Mapped[int] = mapped_column(Integer, default=PRIORITY_ROUTINE, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]
@@ -156,6 +163,8 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # When the message first went on the wire: WeCom's duplicate check on a resend counts from here.
+    first_sent_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from storage.db import insert_unless_duplicate, is_postgres
 from storage.models import (
+    PRIORITY_RED,
+    PRIORITY_ROUTINE,
     ApiToken,
     Community,
     DialogueState,
@@ -257,8 +259,10 @@ def enqueue_outbox(
     community_id: int | None,
     now: datetime,
     dedupe_key: str | None = None,
+    priority: int | None = None,
 ) -> OutboxMessage | None:
-    """Queue a message in the caller's transaction; a repeated dedupe_key queues nothing."""
+    """Queue a message in the caller's transaction; a repeated dedupe_key queues nothing. Without a
+    `priority`, a red alert (payload level "red") jumps the queue and anything else waits its turn."""
     if dedupe_key is not None and session.scalar(
         select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
     ):
@@ -270,12 +274,17 @@ def enqueue_outbox(
         community_id=community_id,
         dedupe_key=dedupe_key,
         status="pending",
+        priority=priority if priority is not None else outbox_priority(payload),
         next_attempt_at=now,
         created_at=now,
     )
     session.add(row)
     session.flush()
     return row
+
+
+def outbox_priority(payload: dict[str, Any]) -> int:
+    return PRIORITY_RED if payload.get("level") == "red" else PRIORITY_ROUTINE
 
 
 def claim_due_outbox(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
@@ -291,7 +300,7 @@ def claim_due_outbox(session: Session, *, now: datetime, lease: timedelta, limit
     due = (
         select(OutboxMessage)
         .where(is_due)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .order_by(OutboxMessage.priority.desc(), OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
