@@ -20,7 +20,7 @@ from handlers.base import Context
 from handlers.clock import Clock, system_clock
 from handlers.messages import Inbound, Reply
 from handlers.router import build_router
-from handlers.volunteering.activities import use_scene_qr
+from handlers.volunteering.qr import use_scene_qr
 from intents.classifier import RuleFirstClassifier
 from storage.db import make_engine, make_sessionmaker
 
@@ -60,7 +60,7 @@ class Services:
 
     def redraw_checkin_qr(self, *, activity_id: int, now: datetime) -> str | None:
         """Make a committed activity's QR a WeChat scene code when the official account allows (see
-        handlers.volunteering.activities.use_scene_qr); the new path, or None."""
+        handlers.volunteering.qr.use_scene_qr); the new path, or None."""
         return use_scene_qr(
             self.sessions,
             data_dir=self.settings.data_dir,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from handlers.tickets.rules import CATEGORIES, UrgencyRuleSpec
 from handlers.volunteering.rules import PointsRules, RewardSpec
 from storage import repositories as repo
-from storage import volunteers as vrepo
+from storage import rewards as rrepo
 from storage.models import Community
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def load_communities(session: Session, spec: CommunityFile) -> list[str]:
     """Write every community of a checked file, and its rewards catalogue, in the caller's transaction.
 
     A reward's stock is seeded when the item first appears; afterwards the database counts it (see
-    storage.volunteers.sync_rewards), so loading the file again never resets what residents redeemed.
+    storage.rewards.sync_rewards), so loading the file again never resets what residents redeemed.
     """
     loaded = []
     for community in spec.communities:
@@ -335,7 +335,7 @@ def sync_catalogue(session: Session, community: Community, spec: CommunityConfig
     if "rewards" in spec._unreadable:
         return  # a stored catalogue we cannot read must not deactivate every reward
     items = [reward.model_dump() for reward in spec.rewards]
-    vrepo.sync_rewards(session, community_id=community.id, items=items)
+    rrepo.sync_rewards(session, community_id=community.id, items=items)
 
 
 # --- stored communities -------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from handlers.base import UNHANDLED, Context, Outcome
 from handlers.flows import CHOOSE_COMMUNITY, CommunityChoice
 from handlers.greeting import CAPABILITIES, WELCOME
 from handlers.messages import EmptyReply, Inbound, TextReply
-from handlers.volunteering.activities import CHECKIN_SCENE_PREFIX, activity_for_scene, check_in_by_scan
+from handlers.volunteering.checkin import check_in_by_scan
+from handlers.volunteering.qr import CHECKIN_SCENE_PREFIX, activity_for_scene
 from intents import Classification
 from intents.numbers import to_int
 from intents.rules import parse_address

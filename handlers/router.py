@@ -9,6 +9,7 @@ from handlers.flows import (
     ACTIVITY_PICK,
     CHECKIN_LOCATION,
     CHOOSE_COMMUNITY,
+    CRISIS,
     FAQ_CHOICE,
     FLOWS,
     TICKET_LOCATION,
@@ -20,11 +21,8 @@ from handlers.menu import MenuHandler
 from handlers.residents import AddressHandler, CommunityChoiceFlow, SubscriptionHandler
 from handlers.tickets.reporting import GrievanceHandler, GrievanceLocationFlow, TicketPhotoHandler
 from handlers.tickets.status import RatingFlow, RatingHandler, TicketStatusHandler
-from handlers.volunteering.activities import (
-    ActivityHandler,
-    CheckinHandler,
-    CheckinLocationFlow,
-)
+from handlers.volunteering.activities import ActivityHandler
+from handlers.volunteering.checkin import CheckinHandler, CheckinLocationFlow
 from handlers.volunteering.points import PointsHandler, SummaryHandler
 from handlers.volunteering.signup import VolunteerHandler
 from intents import Intent
@@ -35,8 +33,9 @@ def build_router() -> Router:
     faq = FaqHandler()
     volunteer = VolunteerHandler()
     activities = ActivityHandler()
+    crisis = CrisisHandler()
     routes = (
-        Route(CrisisHandler(), intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
+        Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
         Route(MenuHandler(), events=frozenset({"click"})),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
@@ -56,6 +55,7 @@ def build_router() -> Router:
         Route(faq, intents=frozenset({Intent.LEGAL, Intent.PSYCH, Intent.SERVICE})),
     )
     flows: dict[str, FlowHandler] = {
+        CRISIS.name: crisis,
         CHOOSE_COMMUNITY.name: CommunityChoiceFlow(),
         TICKET_LOCATION.name: GrievanceLocationFlow(),
         TICKET_RATING.name: RatingFlow(),

@@ -1,5 +1,5 @@
 """Imports every model module so metadata (and Alembic) sees all tables."""
 
-from storage import access, consultations, knowledge, models, tickets, volunteers
+from storage import access, activities, consultations, knowledge, ledger, models, rewards, tickets, volunteers
 
-__all__ = ["access", "consultations", "knowledge", "models", "tickets", "volunteers"]
+__all__ = ["access", "activities", "consultations", "knowledge", "ledger", "models", "rewards", "tickets", "volunteers"]

@@ -13,7 +13,7 @@ from bot.api.deps import CallerDep, ServicesDep, community_id_of, current_caller
 from bot.api.errors import EVERY_ROUTE, answers, invalid
 from bot.api.models import ActivityIn, ActivityOut, CommunityCode
 from handlers.volunteering.activities import activity_json, create_activity_with_qr
-from storage import volunteers as vrepo
+from storage import activities as arepo
 from storage.models import utcnow
 
 router = APIRouter(prefix="/api", tags=["activities"], dependencies=[Depends(current_caller)], responses=EVERY_ROUTE)
@@ -59,5 +59,5 @@ def list_activities(
 ) -> list[ActivityOut]:
     community_id = caller.scope(community_id_of(services, community))
     with services.sessions.begin() as session:
-        activities = vrepo.list_activities(session, community_id=community_id)
+        activities = arepo.list_activities(session, community_id=community_id)
         return [ActivityOut.model_validate(activity_json(a)) for a in activities]

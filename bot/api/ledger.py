@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from bot.api.deps import CallerDep, ServicesDep, current_caller
 from bot.api.errors import EVERY_ROUTE, answers
 from bot.api.models import BIGINT_MAX, ReversalOut, ReverseIn
-from storage import volunteers as vrepo
+from storage import ledger as lrepo
 from storage.models import utcnow
 
 router = APIRouter(prefix="/api", tags=["ledger"], dependencies=[Depends(current_caller)], responses=EVERY_ROUTE)
@@ -24,12 +24,12 @@ def reverse_entry(
     worker = caller.acting_worker(body.worker)
     try:
         with services.sessions.begin() as session:
-            original = session.get(vrepo.LedgerEntry, entry_id)
+            original = session.get(lrepo.LedgerEntry, entry_id)
             if original is None or not caller.sees(original.community_id):
-                raise vrepo.EntryNotFound(f"no ledger entry {entry_id}")
-            entry = vrepo.reverse_entry(session, entry_id=entry_id, reason=body.reason, worker=worker, now=utcnow())
+                raise lrepo.EntryNotFound(f"no ledger entry {entry_id}")
+            entry = lrepo.reverse_entry(session, entry_id=entry_id, reason=body.reason, worker=worker, now=utcnow())
             return ReversalOut(id=entry.id, reverses=entry_id, amount=entry.amount, unit=entry.unit)
-    except vrepo.EntryNotFound as exc:
+    except lrepo.EntryNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    except vrepo.LedgerError as exc:
+    except lrepo.LedgerError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc

@@ -10,7 +10,7 @@ from bot.api.deps import CallerDep, ServicesDep, community_id_of, current_caller
 from bot.api.errors import EVERY_ROUTE, answers
 from bot.api.models import CommunityCode, Month, ReportLine
 from handlers.volunteering.rules import month_bounds
-from storage import volunteers as vrepo
+from storage import activities as arepo
 
 router = APIRouter(prefix="/api", tags=["volunteers"], dependencies=[Depends(current_caller)], responses=EVERY_ROUTE)
 
@@ -25,7 +25,7 @@ def hours_report(
     start, end = month_bounds(month)
     community_id = caller.scope(community_id_of(services, community))
     with services.sessions.begin() as session:
-        lines = vrepo.hours_report(session, community_id=community_id, start=start, end=end)
+        lines = arepo.hours_report(session, community_id=community_id, start=start, end=end)
         return [
             ReportLine(name=line.name, hours=line.minutes / 60, sessions=line.sessions, points=line.points)
             for line in lines

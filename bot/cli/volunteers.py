@@ -84,12 +84,12 @@ def activity_list(
 ) -> None:
     """The most recent activities, newest first."""
     from handlers.volunteering.activities import activity_json
-    from storage import volunteers as vrepo
+    from storage import activities as arepo
 
     with common.session() as session:
         rows = [
             activity_json(a)
-            for a in vrepo.list_activities(session, community_id=common.community_id(session, community))
+            for a in arepo.list_activities(session, community_id=common.community_id(session, community))
         ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
@@ -107,14 +107,14 @@ def points_reverse(
     worker: Annotated[str, typer.Option("--worker", help="who is correcting it")] = "cli",
 ) -> None:
     """Correct an entry by appending its opposite; the original stays."""
-    from storage import volunteers as vrepo
+    from storage import ledger as lrepo
     from storage.models import utcnow
 
     try:
         with common.session() as session:
-            entry = vrepo.reverse_entry(session, entry_id=entry_id, reason=reason, worker=worker, now=utcnow())
+            entry = lrepo.reverse_entry(session, entry_id=entry_id, reason=reason, worker=worker, now=utcnow())
             typer.echo(f"entry {entry.id} reverses {entry_id}: {entry.amount:+d} {entry.unit}")
-    except vrepo.LedgerError as exc:
+    except lrepo.LedgerError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
 
@@ -126,16 +126,16 @@ def voucher_use(
     community: Annotated[str | None, typer.Option("--community", help="refuse vouchers of other communities")] = None,
 ) -> None:
     """核销: mark a voucher used; a second use is refused."""
-    from storage import volunteers as vrepo
+    from storage import rewards as rrepo
     from storage.models import utcnow
 
     try:
         with common.session() as session:
-            vrepo.use_voucher(
+            rrepo.use_voucher(
                 session, code=code, worker=worker, now=utcnow(), community_id=common.community_id(session, community)
             )
         typer.echo(f"voucher {code.upper()} used")
-    except vrepo.VoucherRefused as exc:
+    except rrepo.VoucherRefused as exc:
         typer.echo(f"refused: voucher {code.upper()} {exc.reason}", err=True)
         raise typer.Exit(1) from exc
 
@@ -143,12 +143,12 @@ def voucher_use(
 @reward_app.command("list")
 def reward_list(community: Annotated[str, typer.Option("--community", help="community code")]) -> None:
     """The community's rewards: name, price in points, stock left."""
-    from storage import volunteers as vrepo
+    from storage import rewards as rrepo
 
     with common.session() as session:
         community_id = common.community_id(session, community)
         assert community_id is not None
-        for reward in vrepo.rewards_for(session, community_id=community_id):
+        for reward in rrepo.rewards_for(session, community_id=community_id):
             typer.echo(f"{reward.name}\t{reward.points_price} 分\t库存 {reward.stock}")
 
 
@@ -159,15 +159,16 @@ def reward_stock(
     add: Annotated[int, typer.Option("--add", help="how many more; negative writes stock off")],
 ) -> None:
     """Restock a reward (the community file seeds stock only when an item first appears)."""
-    from storage import volunteers as vrepo
+    from storage import ledger as lrepo
+    from storage import rewards as rrepo
 
     try:
         with common.session() as session:
             community_id = common.community_id(session, community)
             assert community_id is not None
-            reward = vrepo.change_stock(session, community_id=community_id, name=name, by=add)
+            reward = rrepo.change_stock(session, community_id=community_id, name=name, by=add)
             typer.echo(f"{reward.name}: 库存 {reward.stock}")
-    except vrepo.LedgerError as exc:
+    except lrepo.LedgerError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from exc
 
@@ -182,7 +183,7 @@ def volunteer_report(
     import getpass
 
     from storage import access
-    from storage import volunteers as vrepo
+    from storage import activities as arepo
     from storage.models import utcnow
 
     try:
@@ -204,7 +205,7 @@ def volunteer_report(
             query={"month": month, "community": community or ""},
             now=utcnow(),
         )
-        lines = vrepo.hours_report(session, community_id=community_id, start=start, end=end)
+        lines = arepo.hours_report(session, community_id=community_id, start=start, end=end)
     rows = [{"name": x.name, "hours": x.minutes / 60, "sessions": x.sessions, "points": x.points} for x in lines]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))

@@ -12,7 +12,9 @@ from handlers.messages import Inbound, TextReply
 from handlers.notify import alert_duty_worker
 from handlers.volunteering.rules import format_hours, month_bounds, month_of
 from intents import Classification, Intent
-from storage import volunteers as vrepo
+from storage import activities as arepo
+from storage import ledger as lrepo
+from storage import rewards as rrepo
 
 # Unambiguous characters only: a worker reads the code off a resident's phone.
 _VOUCHER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -46,12 +48,12 @@ def _sync_catalogue(ctx: Context) -> None:
 
 def balance_reply(ctx: Context) -> TextReply:
     resident_id = ctx.resident.id
-    points = vrepo.balance(ctx.session, resident_id=resident_id, unit="points")
-    minutes = vrepo.balance(ctx.session, resident_id=resident_id, unit="minutes")
+    points = lrepo.balance(ctx.session, resident_id=resident_id, unit="points")
+    minutes = lrepo.balance(ctx.session, resident_id=resident_id, unit="minutes")
     lines = [f"您现在有 {points} 积分。"]
     if minutes:
         lines.append(f"时间银行里存着 {format_hours(minutes)}的互助时间。")
-    entries = vrepo.recent_entries(ctx.session, resident_id=resident_id, limit=5)
+    entries = lrepo.recent_entries(ctx.session, resident_id=resident_id, limit=5)
     if entries:
         lines.append("最近记录：")
         for entry in entries:
@@ -60,7 +62,7 @@ def balance_reply(ctx: Context) -> TextReply:
             label = KIND_LABELS.get(entry.kind, entry.kind)
             lines.append(f"· {when} {label} {entry.amount:+d}{unit}（{entry.reason}）")
     _sync_catalogue(ctx)
-    rewards = vrepo.rewards_for(ctx.session, community_id=ctx.community.id) if ctx.community else []
+    rewards = rrepo.rewards_for(ctx.session, community_id=ctx.community.id) if ctx.community else []
     if rewards:
         lines.append("可以兑换：")
         for reward in rewards:
@@ -74,12 +76,12 @@ def redeem_reply(ctx: Context, item: str) -> TextReply:
     if ctx.community is None:
         return TextReply("请先告诉我您住在哪个社区，才能兑换本社区的奖励。")
     _sync_catalogue(ctx)
-    reward = vrepo.find_reward(ctx.session, community_id=ctx.community.id, name=item)
+    reward = rrepo.find_reward(ctx.session, community_id=ctx.community.id, name=item)
     if reward is None:
-        names = "、".join(r.name for r in vrepo.rewards_for(ctx.session, community_id=ctx.community.id))
+        names = "、".join(r.name for r in rrepo.rewards_for(ctx.session, community_id=ctx.community.id))
         return TextReply(f"没找到“{item}”。" + (f"可以兑换的有：{names}。" if names else "本社区还没有可兑换的奖励。"))
     try:
-        voucher = vrepo.redeem_reward(
+        voucher = rrepo.redeem_reward(
             ctx.session,
             resident_id=ctx.resident.id,
             community_id=ctx.community.id,
@@ -87,14 +89,14 @@ def redeem_reply(ctx: Context, item: str) -> TextReply:
             now=ctx.now,
             new_code=new_voucher_code,
         )
-    except vrepo.InsufficientBalance:
-        points = vrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="points")
+    except lrepo.InsufficientBalance:
+        points = lrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="points")
         return TextReply(
             f"{reward.name}要 {reward.points_price} 积分，您现在有 {points} 积分，还差一点。多参加活动就能攒够！"
         )
-    except vrepo.OutOfStock:
+    except rrepo.OutOfStock:
         return TextReply(f"抱歉，{reward.name}刚刚兑完了。发“积分”看看其他奖励。")
-    left = vrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="points")
+    left = lrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="points")
     until = voucher.expires_at.astimezone(CHINA_TZ).strftime("%Y年%m月%d日") if voucher.expires_at else "长期"
     return TextReply(
         f"兑换成功！{reward.name}的兑换码：{voucher.code}\n"
@@ -105,9 +107,9 @@ def redeem_reply(ctx: Context, item: str) -> TextReply:
 def month_summary(ctx: Context) -> TextReply:
     month = month_of(ctx.now)
     start, end = month_bounds(month)
-    minutes, stays = vrepo.minutes_between(ctx.session, resident_id=ctx.resident.id, start=start, end=end)
-    points = vrepo.points_between(ctx.session, resident_id=ctx.resident.id, start=start, end=end)
-    credits = vrepo.points_between(ctx.session, resident_id=ctx.resident.id, start=start, end=end, unit="minutes")
+    minutes, stays = arepo.minutes_between(ctx.session, resident_id=ctx.resident.id, start=start, end=end)
+    points = lrepo.points_between(ctx.session, resident_id=ctx.resident.id, start=start, end=end)
+    credits = lrepo.points_between(ctx.session, resident_id=ctx.resident.id, start=start, end=end, unit="minutes")
     label = f"{int(month[5:])}月"
     if not stays and not points:
         return TextReply(f"{label}还没有记录到服务时长。发“最近有什么活动”找找可以参加的吧！")
@@ -142,13 +144,13 @@ def requested_minutes(text: str) -> int | None:
 
 def time_bank_reply(ctx: Context, request: str) -> TextReply:
     """Spend time-bank credits on help: debited at once (a worker's reversal refunds it) and routed."""
-    available = vrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="minutes")
+    available = lrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="minutes")
     minutes = requested_minutes(request)
     what = _DURATION.sub("", request).strip(" ，,。") if minutes else request
     if minutes is None or not what:
         return TextReply(f"{TIME_BANK_HELP}\n您现在存着 {format_hours(available)}。")
     try:
-        entry = vrepo.post_entry(
+        entry = lrepo.post_entry(
             ctx.session,
             resident_id=ctx.resident.id,
             community_id=ctx.community_id,
@@ -159,7 +161,7 @@ def time_bank_reply(ctx: Context, request: str) -> TextReply:
             now=ctx.now,
             source_key=f"time_spend:{ctx.inbound_id}" if ctx.inbound_id else None,
         )
-    except vrepo.InsufficientBalance:
+    except lrepo.InsufficientBalance:
         return TextReply(
             f"这次需要 {format_hours(minutes)}，您的时间银行里有 {format_hours(available)}，还不够。多参加互助活动就能存下时间。"
         )
@@ -169,7 +171,7 @@ def time_bank_reply(ctx: Context, request: str) -> TextReply:
         text=what,
         level="blue",
     )
-    left = vrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="minutes")
+    left = lrepo.balance(ctx.session, resident_id=ctx.resident.id, unit="minutes")
     return TextReply(
         f"好的，已用 {format_hours(minutes)}申请帮助：{what}。\n社区会安排志愿者联系您；没安排上会退回时间。\n"
         f"时间银行还剩 {format_hours(left)}。"

@@ -15,9 +15,11 @@ from bot.app import create_app
 from bot.services import Services
 from bot.settings import Settings
 from handlers.communities import load_communities, parse_community_file
+from storage import activities as arepo
+from storage import ledger as lrepo
 from storage import repositories as repo
+from storage import rewards as rrepo
 from storage import tickets as store
-from storage import volunteers as vrepo
 from storage.models import utcnow
 from tests.conftest import make_settings
 from tests.support.fake_api import FakeApi
@@ -68,7 +70,7 @@ def seeded(services: Services) -> Seeded:
             now=now,
             actor=f"resident:{resident.id}",
         )
-        entry = vrepo.post_entry(
+        entry = lrepo.post_entry(
             session,
             resident_id=resident.id,
             community_id=community.id,
@@ -91,10 +93,10 @@ def client(services: Services, seeded: Seeded) -> Iterator[TestClient]:
 def counts(services: Services) -> dict[str, int]:
     """How many rows the API could have written, to show a refusal wrote none."""
     tables = {
-        "activities": vrepo.Activity,
-        "ledger": vrepo.LedgerEntry,
+        "activities": arepo.Activity,
+        "ledger": lrepo.LedgerEntry,
         "ticket_events": store.TicketEvent,
-        "vouchers": vrepo.Voucher,
+        "vouchers": rrepo.Voucher,
     }
     with services.sessions.begin() as session:
         found = {name: session.scalar(select(func.count()).select_from(model)) or 0 for name, model in tables.items()}

@@ -13,8 +13,8 @@ from bot.app import create_app
 from bot.services import Services
 from bot.settings import Settings
 from handlers.clock import FixedClock, system_clock
+from storage import ledger as lrepo
 from storage import repositories as repo
-from storage import volunteers as vrepo
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
 from tests.support.people import Resident
 from tests.support.wechat import FakeWeChat
@@ -88,11 +88,11 @@ def resident_id(services: Services, openid: str) -> int:
 def assert_ledger_balances(services: Services) -> None:
     """Every balance is the sum of its entries, and no running balance ever dipped below zero."""
     with services.sessions.begin() as session:
-        entries = vrepo.entries_for(session)
+        entries = lrepo.entries_for(session)
         running: dict[tuple[int, str], int] = {}
         for entry in entries:
             key = (entry.resident_id, entry.unit)
             running[key] = running.get(key, 0) + entry.amount
             assert running[key] >= 0, f"balance went negative at entry {entry.id}"
         for (rid, unit), total in running.items():
-            assert vrepo.balance(session, resident_id=rid, unit=unit) == total  # type: ignore[arg-type]
+            assert lrepo.balance(session, resident_id=rid, unit=unit) == total  # type: ignore[arg-type]

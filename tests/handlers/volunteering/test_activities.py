@@ -14,12 +14,13 @@ from bot.services import Services
 from bot.settings import get_settings
 from handlers.clock import FixedClock
 from handlers.volunteering.activities import create_activity_with_qr, send_due_reminders
-from storage import volunteers as vrepo
+from storage import activities as arepo
+from storage import ledger as lrepo
 from storage.models import Community, OutboxMessage
 from tests.handlers.volunteering.conftest import T0, assert_ledger_balances, resident_id, talk
 
 
-def make_activity(services: Services, *, start: datetime, hours: float = 2, **fields: object) -> vrepo.Activity:
+def make_activity(services: Services, *, start: datetime, hours: float = 2, **fields: object) -> arepo.Activity:
     values: dict[str, object] = {"title": "清理楼道杂物", "kind": "volunteer", "place": "3号楼"}
     values.update(fields)
     with services.sessions.begin() as session:
@@ -132,7 +133,7 @@ def test_a_reminder_after_the_48_hour_window_goes_as_a_template_message(
         assert [(r.recipient, r.channel) for r in rows] == [("openid-b", "wechat_custom")]
         for row in rows:
             session.delete(row)
-        for signup in session.query(vrepo.ActivitySignup):
+        for signup in session.query(arepo.ActivitySignup):
             signup.reminded_at = None
         assert send_due_reminders(session, now=due, template_id="TPL-activity") == 2
         rows = session.query(OutboxMessage).filter(OutboxMessage.dedupe_key.like("activity-reminder:%")).all()
@@ -178,7 +179,7 @@ def test_check_in_only_within_the_window_and_only_once(
     assert "不在签到时间内" in chen.say(f"签到 {code}")
     with services.sessions.begin() as session:
         rid = resident_id(services, "openid-chen")
-        assert vrepo.balance(session, resident_id=rid) == 10
+        assert lrepo.balance(session, resident_id=rid) == 10
     assert_ledger_balances(services)
 
 
@@ -192,8 +193,8 @@ def test_wechat_retries_of_one_check_in_make_one_check_in(
     assert "签到成功" in first and again == first
     with services.sessions.begin() as session:
         rid = resident_id(services, "openid-zhou")
-        assert vrepo.attendance_for(session, activity_id=activity.id, resident_id=rid) is not None
-        assert session.query(vrepo.Attendance).count() == 1
+        assert arepo.attendance_for(session, activity_id=activity.id, resident_id=rid) is not None
+        assert session.query(arepo.Attendance).count() == 1
 
 
 def test_venue_bound_check_in_needs_a_location_within_the_radius(
@@ -224,7 +225,7 @@ def test_month_summary_and_worker_report(
         from handlers.volunteering.rules import month_bounds
 
         start, end = month_bounds("2026-11")
-        lines = vrepo.hours_report(session, community_id=community, start=start, end=end)
+        lines = arepo.hours_report(session, community_id=community, start=start, end=end)
         assert [(x.name, x.minutes, x.points) for x in lines] == [("吴老师", 90, 7)]
         start, end = month_bounds("2026-12")
-        assert vrepo.hours_report(session, community_id=community, start=start, end=end) == []
+        assert arepo.hours_report(session, community_id=community, start=start, end=end) == []

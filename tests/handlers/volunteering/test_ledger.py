@@ -15,10 +15,13 @@ from bot.cli.main import app as cli
 from bot.services import Services
 from bot.settings import get_settings
 from handlers.clock import FixedClock
-from handlers.volunteering.activities import check_out, create_activity_with_qr
+from handlers.volunteering.activities import create_activity_with_qr
+from handlers.volunteering.checkin import check_out
 from handlers.volunteering.points import new_voucher_code
 from handlers.volunteering.rules import PointsRules, credited_minutes, points_for_stay
-from storage import volunteers as vrepo
+from storage import activities as arepo
+from storage import ledger as lrepo
+from storage import rewards as rrepo
 from tests.handlers.volunteering.conftest import T0, assert_ledger_balances, resident_id, talk
 
 HEADERS = {"Authorization": "Bearer admin-token-for-tests"}
@@ -46,7 +49,7 @@ def run_together(*jobs: Callable[[], object]) -> list[object]:
 
 def give_points(services: Services, rid: int, amount: int, community: int | None, key: str) -> None:
     with services.sessions.begin() as session:
-        vrepo.post_entry(
+        lrepo.post_entry(
             session,
             resident_id=rid,
             community_id=community,
@@ -59,7 +62,7 @@ def give_points(services: Services, rid: int, amount: int, community: int | None
         )
 
 
-def checked_in_resident(services: Services, openid: str) -> tuple[int, vrepo.Activity]:
+def checked_in_resident(services: Services, openid: str) -> tuple[int, arepo.Activity]:
     rid = resident_id(services, openid)
     with services.sessions.begin() as session:
         activity = create_activity_with_qr(
@@ -72,7 +75,7 @@ def checked_in_resident(services: Services, openid: str) -> tuple[int, vrepo.Act
             now=T0,
             time_bank=True,
         )
-        vrepo.check_in(session, activity_id=activity.id, resident_id=rid, community_id=None, now=T0)
+        arepo.check_in(session, activity_id=activity.id, resident_id=rid, community_id=None, now=T0)
     return rid, activity
 
 
@@ -87,9 +90,9 @@ def test_two_concurrent_check_outs_pay_once(services: Services) -> None:
     results = run_together(checkout, checkout, checkout)
     assert sorted(map(str, results)) == ["done", "none", "none"]
     with services.sessions.begin() as session:
-        assert vrepo.balance(session, resident_id=rid) == 7  # 1.5 h at 5 an hour, rounded down
-        assert vrepo.balance(session, resident_id=rid, unit="minutes") == 90  # time bank
-        awards = [e for e in vrepo.entries_for(session, resident_id=rid) if e.kind == "award"]
+        assert lrepo.balance(session, resident_id=rid) == 7  # 1.5 h at 5 an hour, rounded down
+        assert lrepo.balance(session, resident_id=rid, unit="minutes") == 90  # time bank
+        awards = [e for e in lrepo.entries_for(session, resident_id=rid) if e.kind == "award"]
         assert len(awards) == 2
     assert_ledger_balances(services)
 
@@ -103,17 +106,17 @@ def test_concurrent_check_out_messages_pay_once(
     replies = run_together(lambda: feng.say("签退"), lambda: feng.say("签退"))
     assert sum("签退成功" in str(r) for r in replies) == 1, replies
     with services.sessions.begin() as session:
-        assert vrepo.balance(session, resident_id=rid) == 10
+        assert lrepo.balance(session, resident_id=rid) == 10
     assert_ledger_balances(services)
 
 
 def test_the_same_award_key_never_pays_twice(services: Services) -> None:
     rid = resident_id(services, "openid-he")
-    key = vrepo.award_key(resident_id=rid, activity_id=1, kind="points")
+    key = lrepo.award_key(resident_id=rid, activity_id=1, kind="points")
     give_points(services, rid, 10, None, key)
     give_points(services, rid, 10, None, key)
     with services.sessions.begin() as session:
-        assert vrepo.balance(session, resident_id=rid) == 10
+        assert lrepo.balance(session, resident_id=rid) == 10
 
 
 def test_last_item_in_stock_goes_to_one_of_two_residents(services: Services, community: int) -> None:
@@ -121,13 +124,13 @@ def test_last_item_in_stock_goes_to_one_of_two_residents(services: Services, com
     for rid in (a, b):
         give_points(services, rid, 50, community, f"seed:{rid}")
     with services.sessions.begin() as session:
-        vrepo.sync_rewards(session, community_id=community, items=[{"name": "食堂券", "points_price": 20, "stock": 1}])
-        reward_id = vrepo.find_reward(session, community_id=community, name="食堂券").id  # type: ignore[union-attr]
+        rrepo.sync_rewards(session, community_id=community, items=[{"name": "食堂券", "points_price": 20, "stock": 1}])
+        reward_id = rrepo.find_reward(session, community_id=community, name="食堂券").id  # type: ignore[union-attr]
 
     def redeem(rid: int) -> Callable[[], object]:
         def run() -> object:
             with services.sessions.begin() as session:
-                return vrepo.redeem_reward(
+                return rrepo.redeem_reward(
                     session,
                     resident_id=rid,
                     community_id=community,
@@ -140,11 +143,11 @@ def test_last_item_in_stock_goes_to_one_of_two_residents(services: Services, com
 
     results = run_together(redeem(a), redeem(b))
     assert sum(isinstance(r, str) for r in results) == 1, results
-    assert sum(isinstance(r, vrepo.OutOfStock) for r in results) == 1, results
+    assert sum(isinstance(r, rrepo.OutOfStock) for r in results) == 1, results
     with services.sessions.begin() as session:
-        assert session.scalars(select(vrepo.Voucher)).all().__len__() == 1
-        assert session.get(vrepo.Reward, reward_id).stock == 0  # type: ignore[union-attr]
-        assert sorted(vrepo.balance(session, resident_id=r) for r in (a, b)) == [30, 50]
+        assert session.scalars(select(rrepo.Voucher)).all().__len__() == 1
+        assert session.get(rrepo.Reward, reward_id).stock == 0  # type: ignore[union-attr]
+        assert sorted(lrepo.balance(session, resident_id=r) for r in (a, b)) == [30, 50]
     assert_ledger_balances(services)
 
 
@@ -152,18 +155,18 @@ def test_two_redemptions_cannot_spend_the_same_points(services: Services, commun
     rid = resident_id(services, "openid-z")
     give_points(services, rid, 30, community, "seed")
     with services.sessions.begin() as session:
-        vrepo.sync_rewards(session, community_id=community, items=[{"name": "理发券", "points_price": 30, "stock": 5}])
-        reward_id = vrepo.find_reward(session, community_id=community, name="理发券").id  # type: ignore[union-attr]
+        rrepo.sync_rewards(session, community_id=community, items=[{"name": "理发券", "points_price": 30, "stock": 5}])
+        reward_id = rrepo.find_reward(session, community_id=community, name="理发券").id  # type: ignore[union-attr]
 
     def redeem() -> object:
         with services.sessions.begin() as session:
-            return vrepo.redeem_reward(
+            return rrepo.redeem_reward(
                 session, resident_id=rid, community_id=community, reward_id=reward_id, now=T0, new_code=new_voucher_code
             ).code
 
     results = run_together(redeem, redeem)
     assert sum(isinstance(r, str) for r in results) == 1
-    assert sum(isinstance(r, vrepo.InsufficientBalance) for r in results) == 1
+    assert sum(isinstance(r, lrepo.InsufficientBalance) for r in results) == 1
     assert_ledger_balances(services)
 
 
@@ -193,8 +196,8 @@ def test_redeem_by_message_and_a_voucher_is_used_only_once(
         ).status_code
         == 401
     )
-    with services.sessions.begin() as session, pytest.raises(vrepo.VoucherRefused) as refused:
-        vrepo.use_voucher(session, code=code.lower(), worker="w", now=T0)
+    with services.sessions.begin() as session, pytest.raises(rrepo.VoucherRefused) as refused:
+        rrepo.use_voucher(session, code=code.lower(), worker="w", now=T0)
     assert refused.value.reason == "used"
     assert "25 积分" in zhao.say("积分")
     assert_ledger_balances(services)
@@ -224,7 +227,7 @@ def test_a_sold_out_reward_is_restocked_from_the_command_line(
         get_settings.cache_clear()
     assert "兑换成功" in zhao.say("兑换 食堂券")
     with services.sessions.begin() as session:
-        assert vrepo.find_reward(session, community_id=community, name="食堂券").stock == 9  # type: ignore[union-attr]
+        assert rrepo.find_reward(session, community_id=community, name="食堂券").stock == 9  # type: ignore[union-attr]
     assert_ledger_balances(services)
 
 
@@ -234,7 +237,7 @@ def test_a_worker_corrects_an_entry_only_by_reversing_it_once(
     rid = resident_id(services, "openid-lu")
     give_points(services, rid, 15, community, "seed")
     with services.sessions.begin() as session:
-        entry_id = vrepo.entries_for(session, resident_id=rid)[0].id
+        entry_id = lrepo.entries_for(session, resident_id=rid)[0].id
     assert (
         client.post(f"/api/ledger/{entry_id}/reverse", json={"reason": "", "worker": "w"}, headers=HEADERS).status_code
         == 422
@@ -246,8 +249,8 @@ def test_a_worker_corrects_an_entry_only_by_reversing_it_once(
     again = client.post(f"/api/ledger/{entry_id}/reverse", json={"reason": "再来", "worker": "w"}, headers=HEADERS)
     assert again.status_code == 409
     with services.sessions.begin() as session:
-        assert vrepo.balance(session, resident_id=rid) == 0
-        assert [e.amount for e in vrepo.entries_for(session, resident_id=rid)] == [15, -15]
+        assert lrepo.balance(session, resident_id=rid) == 0
+        assert [e.amount for e in lrepo.entries_for(session, resident_id=rid)] == [15, -15]
     assert_ledger_balances(services)
 
 
@@ -255,15 +258,15 @@ def test_a_reversal_never_takes_the_balance_below_zero(services: Services, commu
     rid = resident_id(services, "openid-ma")
     give_points(services, rid, 20, community, "seed")
     with services.sessions.begin() as session:
-        vrepo.sync_rewards(session, community_id=community, items=[{"name": "食堂券", "points_price": 20, "stock": 3}])
-        reward = vrepo.find_reward(session, community_id=community, name="食堂券")
+        rrepo.sync_rewards(session, community_id=community, items=[{"name": "食堂券", "points_price": 20, "stock": 3}])
+        reward = rrepo.find_reward(session, community_id=community, name="食堂券")
         assert reward is not None
-        vrepo.redeem_reward(
+        rrepo.redeem_reward(
             session, resident_id=rid, community_id=community, reward_id=reward.id, now=T0, new_code=new_voucher_code
         )
-        award = vrepo.entries_for(session, resident_id=rid)[0]
-    with services.sessions.begin() as session, pytest.raises(vrepo.InsufficientBalance):
-        vrepo.reverse_entry(session, entry_id=award.id, reason="发错了", worker="w", now=T0)
+        award = lrepo.entries_for(session, resident_id=rid)[0]
+    with services.sessions.begin() as session, pytest.raises(lrepo.InsufficientBalance):
+        lrepo.reverse_entry(session, entry_id=award.id, reason="发错了", worker="w", now=T0)
     assert_ledger_balances(services)
 
 
@@ -299,7 +302,7 @@ def test_time_bank_credits_are_spent_on_help_once_and_never_below_zero(
     elder.say("你好")
     rid = resident_id(services, "openid-elder")
     with services.sessions.begin() as session:
-        vrepo.post_entry(
+        lrepo.post_entry(
             session,
             resident_id=rid,
             community_id=community,
@@ -318,7 +321,7 @@ def test_time_bank_credits_are_spent_on_help_once_and_never_below_zero(
     assert "1.5小时" in replies[0] and "陪我去医院复查" in replies[0]
     assert replies[0] == replies[1] == replies[2]
     with services.sessions.begin() as session:
-        assert vrepo.balance(session, resident_id=rid, unit="minutes") == 60
+        assert lrepo.balance(session, resident_id=rid, unit="minutes") == 60
         alerts = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "wecom_app")).all()
         assert sum("时间银行求助" in str(a.payload) for a in alerts) == 1
     assert_ledger_balances(services)

@@ -14,8 +14,8 @@ from bot.services import Services
 from bot.settings import Settings
 from handlers.clock import FixedClock
 from handlers.volunteering.activities import create_activity_with_qr
+from storage import activities as arepo
 from storage import repositories as repo
-from storage import volunteers as vrepo
 from tests.conftest import make_settings
 from tests.handlers.volunteering.conftest import T0, talk
 from tests.support.fake_api import FakeApi
@@ -28,7 +28,7 @@ def settings(db_url: str, tmp_path: Path, api: FakeApi) -> Settings:
     return make_settings(db_url, tmp_path, reply_budget_seconds=60.0, wechat_api_base=api.base)
 
 
-def create(services: Services, community: int) -> vrepo.Activity:
+def create(services: Services, community: int) -> arepo.Activity:
     with services.sessions.begin() as session:
         activity = create_activity_with_qr(
             session,
@@ -43,7 +43,7 @@ def create(services: Services, community: int) -> vrepo.Activity:
         activity_id = activity.id
     services.redraw_checkin_qr(activity_id=activity_id, now=T0)
     with services.sessions.begin() as session:
-        stored = session.get(vrepo.Activity, activity_id)
+        stored = session.get(arepo.Activity, activity_id)
         assert stored is not None
         session.expunge(stored)
         return stored
@@ -91,7 +91,7 @@ def test_scanning_checks_in_and_a_newcomer_follows_and_checks_in_at_once(
     with services.sessions.begin() as session:
         resident = repo.resident_by_openid(session, openid="openid-new")
         assert resident is not None and resident.active and resident.community_id == community
-        assert vrepo.open_attendance(session, resident_id=resident.id) is not None
+        assert arepo.open_attendance(session, resident_id=resident.id) is not None
 
     stale = wang.post(wang.wechat.event("openid-wang", "SCAN", "checkin-999999", create_time=int(time.time()) + 9))
     assert "已经结束或取消" in stale
