@@ -9,7 +9,6 @@ from handlers.flows import (
     ACTIVITY_PICK,
     CHECKIN_LOCATION,
     CHOOSE_COMMUNITY,
-    CRISIS,
     FAQ_CHOICE,
     FLOWS,
     TICKET_LOCATION,
@@ -33,9 +32,8 @@ def build_router() -> Router:
     faq = FaqHandler()
     volunteer = VolunteerHandler()
     activities = ActivityHandler()
-    crisis = CrisisHandler()
     routes = (
-        Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
+        Route(CrisisHandler(), intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
         Route(MenuHandler(), events=frozenset({"click"})),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
@@ -55,7 +53,6 @@ def build_router() -> Router:
         Route(faq, intents=frozenset({Intent.LEGAL, Intent.PSYCH, Intent.SERVICE})),
     )
     flows: dict[str, FlowHandler] = {
-        CRISIS.name: crisis,
         CHOOSE_COMMUNITY.name: CommunityChoiceFlow(),
         TICKET_LOCATION.name: GrievanceLocationFlow(),
         TICKET_RATING.name: RatingFlow(),
