@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from handlers.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
 from handlers.residents import ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
-from storage.models import InboundMessage, Resident
+from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,18 @@ APOLOGY = "抱歉，系统刚才出了点小问题，您的消息已经记下了
 class Handoff:
     """Decides, once, whether a reply goes back in the HTTP response or later as a pushed message."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_recorded: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._expired = False
         self._replied = False
+        self._on_recorded = on_recorded
+        self.inbound_id: int | None = None
+
+    def mark_recorded(self, inbound_id: int) -> None:
+        """The message is kept: from now on the webhook may acknowledge it without an answer."""
+        self.inbound_id = inbound_id
+        if self._on_recorded is not None:
+            self._on_recorded()
 
     def expire(self) -> bool:
         """The webhook gives up waiting; False if the reply was already committed to the response."""
@@ -71,7 +80,7 @@ def record_message(services: Services, msg: Inbound, *, now: datetime | None = N
     """Keep the message before anything else happens; a retry finds the first record."""
     now = now or services.clock()
     with services.sessions.begin() as session:
-        resident = repo.get_or_create_resident(session, openid=msg.sender)
+        resident = repo.sender(session, openid=msg.sender, now=now)
         row, created = repo.record_inbound(
             session,
             dedupe_key=msg.dedupe_key,
@@ -86,7 +95,7 @@ def record_message(services: Services, msg: Inbound, *, now: datetime | None = N
             received_at=now,
         )
         if created:
-            _open_service_window(resident, msg, now)
+            _open_service_window(session, resident.id, msg, now)
         return Recorded(row.id, created, row.status)
 
 
@@ -96,12 +105,12 @@ def record_message(services: Services, msg: Inbound, *, now: datetime | None = N
 _WINDOW_EVENTS = frozenset({"subscribe", "subscribe_scan", "scan", "click", "scancode_push", "scancode_waitmsg"})
 
 
-def _open_service_window(resident: Resident, msg: Inbound, now: datetime) -> None:
+def _open_service_window(session: Session, resident_id: int, msg: Inbound, now: datetime) -> None:
     # Kept apart: a click must not stretch the 48 h window that only a message opens.
     if msg.kind != "event":
-        resident.last_inbound_at = now
+        repo.open_window(session, resident_id=resident_id, by_message=True, at=now)
     elif msg.event in _WINDOW_EVENTS:
-        resident.window_event_at = now
+        repo.open_window(session, resident_id=resident_id, by_message=False, at=now)
 
 
 def _payload(msg: Inbound) -> dict[str, Any]:
@@ -158,12 +167,12 @@ def handle_message(
 
 
 def _context(services: Services, session: Session, msg: Inbound, inbound_id: int, now: datetime) -> Context:
-    found = repo.resident_and_community(session, openid=msg.sender)
+    found = repo.resident_in_full(session, openid=msg.sender)
     if found is None:
-        resident, community = repo.get_or_create_resident(session, openid=msg.sender), None
+        resident, community, state = repo.get_or_create_resident(session, openid=msg.sender), None, None
     else:
-        resident, community = found
-    return Context(
+        resident, community, state = found
+    ctx = Context(
         session=session,
         settings=services.settings,
         services=services,
@@ -172,6 +181,8 @@ def _context(services: Services, session: Session, msg: Inbound, inbound_id: int
         inbound_id=inbound_id,
         community=community,
     )
+    ctx.preload_dialogue(state)
+    return ctx
 
 
 def _dispatch(services: Services, ctx: Context, msg: Inbound) -> tuple[Reply, Classification]:
@@ -202,12 +213,11 @@ def _join(first: Reply, second: Reply) -> Reply:
 
 def _record_reply(ctx: Context, reply: Reply, *, in_response: bool) -> None:
     text = reply_text(reply)
-    repo.record_outbound(
+    repo.note_reply(
         ctx.session,
         channel="passive" if in_response else "custom",
         kind=reply.kind,
         content=text,
-        payload={},
         community_id=ctx.community_id,
         resident_id=ctx.resident.id,
         inbound_id=ctx.inbound_id,

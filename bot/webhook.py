@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.pipeline import Handled, Handoff, handle_message, record_message, stored_reply
+from bot.pipeline import Handoff, handle_message, record_message, stored_reply
 from bot.services import Services
 from bot.wechat import (
     BadMessage,
@@ -99,6 +100,7 @@ async def receive(
     encrypt_type: str = Query("raw"),
     msg_signature: str = "",
 ) -> Response:
+    started = time.monotonic()
     settings = services.settings
     body = await _read_limited(request, settings.max_body_bytes)
     if body is None:
@@ -133,7 +135,7 @@ async def receive(
         return _bad_request("body is not UTF-8")
 
     try:
-        reply = await _handle(services, executor, msg)
+        reply = await _handle(services, executor, msg, started=started)
     except SQLAlchemyError:
         # Unrecorded means unanswered: let WeChat retry rather than lose the message.
         log.exception("database unavailable for inbound message")
@@ -148,32 +150,46 @@ async def receive(
     return Response(xml, media_type="application/xml")
 
 
-async def _handle(services: Services, executor: ThreadPoolExecutor, msg: Inbound) -> Reply | None:
+async def _handle(services: Services, executor: ThreadPoolExecutor, msg: Inbound, *, started: float) -> Reply | None:
+    """Record and handle the message in one job on the pool, within a budget counted from the request's start.
+
+    Past the budget the webhook answers "success" and the reply leaves as a customer-service message. While
+    the message is not yet recorded it waits instead (an unrecorded message must not be acknowledged): a
+    database error then answers 503 so WeChat retries, and the handler's reply goes out pushed.
+    """
     loop = asyncio.get_running_loop()
-    recorded = await loop.run_in_executor(executor, record_message, services, msg)
-    if not recorded.created:
-        # WeChat's retry of a message we have: same reply, no second set of side effects.
-        status, reply = await loop.run_in_executor(executor, stored_reply, services, recorded.inbound_id)
-        # "received" means the first delivery was recorded but never handled (the database failed
-        # mid-way): handle it now. Otherwise it is handled or being handled.
-        if status != "received":
-            return reply
-    handoff = Handoff()
-    future = loop.run_in_executor(executor, _run_handler, services, msg, recorded.inbound_id, handoff)
+    recorded = asyncio.Event()
+
+    def on_recorded() -> None:
+        loop.call_soon_threadsafe(recorded.set)
+
+    handoff = Handoff(on_recorded=on_recorded)
+    job = loop.run_in_executor(executor, _record_and_handle, services, msg, handoff)
+    left = services.settings.reply_budget_seconds - (time.monotonic() - started)
     try:
-        handled = await asyncio.wait_for(asyncio.shield(future), timeout=services.settings.reply_budget_seconds)
+        return await asyncio.wait_for(asyncio.shield(job), timeout=max(left, 0.0))
     except TimeoutError:
-        if handoff.expire():
-            log.info("reply to inbound %s will go out as a customer-service message", recorded.inbound_id)
-            return None
-        handled = await future
+        if not handoff.expire():
+            return await job  # the reply was committed to the response a moment ago
+    waiter: asyncio.Future[Any] = asyncio.ensure_future(recorded.wait())
+    await asyncio.wait([waiter, job], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not recorded.is_set():
+        job.result()  # recording failed: its error answers 503 and WeChat retries
+    log.info("reply to inbound %s will go out as a customer-service message", handoff.inbound_id)
+    return None
+
+
+def _record_and_handle(services: Services, msg: Inbound, handoff: Handoff) -> Reply | None:
+    recorded = record_message(services, msg)
+    handoff.mark_recorded(recorded.inbound_id)
+    if not recorded.created and recorded.status != "received":
+        # WeChat's retry of a message we have: same reply, no second set of side effects. ("received"
+        # means the first delivery was recorded but never handled, the database failing mid-way: handle it.)
+        return stored_reply(services, recorded.inbound_id)[1]
+    handled = handle_message(services, msg, recorded.inbound_id, handoff=handoff)
     if handled is None:
         # A concurrent delivery of this message held the claim and has now finished it (the claim
         # commits with the reply, so until then the row still reads "received"): answer as it did.
-        _, reply = await loop.run_in_executor(executor, stored_reply, services, recorded.inbound_id)
-        return reply
+        return stored_reply(services, recorded.inbound_id)[1]
     return handled.reply
-
-
-def _run_handler(services: Services, msg: Inbound, inbound_id: int, handoff: Handoff) -> Handled | None:
-    return handle_message(services, msg, inbound_id, handoff=handoff)

@@ -42,13 +42,26 @@ class Context:
     # Filled by the dispatcher so a handler can see how sure the classifier was.
     classification: Classification | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Where the resident is in a flow, once read (the message path loads it with the resident).
+    _dialogue: DialogueState | None = field(default=None, init=False, repr=False)
+    _dialogue_read: bool = field(default=False, init=False, repr=False)
 
     @property
     def community_id(self) -> int | None:
         return self.community.id if self.community else None
 
+    def preload_dialogue(self, state: DialogueState | None) -> None:
+        """The dialogue state as loaded with the resident; expired state is dropped as `dialogue()` would."""
+        if state is not None and state.expires_at <= self.now:
+            self.session.delete(state)
+            state = None
+        self._dialogue, self._dialogue_read = state, True
+
     def dialogue(self) -> DialogueState | None:
-        return repo.get_dialogue(self.session, resident_id=self.resident.id, now=self.now)
+        if not self._dialogue_read:
+            self._dialogue = repo.get_dialogue(self.session, resident_id=self.resident.id, now=self.now)
+            self._dialogue_read = True
+        return self._dialogue
 
     def start_flow(self, flow: Flow[S], step: str, state: S) -> None:
         """Begin a flow, or move it to its next step, with its typed state (see handlers/flows.py)."""
@@ -63,9 +76,11 @@ class Context:
             now=self.now,
             ttl=timedelta(minutes=self.settings.dialogue_ttl_minutes),
         )
+        self._dialogue_read = False
 
     def end_dialogue(self) -> None:
         repo.clear_dialogue(self.session, resident_id=self.resident.id)
+        self._dialogue, self._dialogue_read = None, True
 
     def send_later(
         self, *, channel: str, recipient: str, payload: dict[str, Any], dedupe_key: str | None = None

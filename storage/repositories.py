@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.db import insert_unless_duplicate, is_postgres
+from storage.db import insert_unless_duplicate
 from storage.models import (
     PRIORITY_RED,
     PRIORITY_ROUTINE,
@@ -66,6 +67,67 @@ def get_or_create_resident(session: Session, *, openid: str) -> Resident:
     return resident
 
 
+# The message path's statements are built once: building and caching a statement per call costs more
+# than running it (see benchmarks/webhook.py).
+_RESIDENTS = cast(Table, Resident.__table__)
+_INBOUND = cast(Table, InboundMessage.__table__)
+_OUTBOUND = cast(Table, OutboundMessage.__table__)
+_FIND_RESIDENT = select(_RESIDENTS.c.id, _RESIDENTS.c.community_id).where(_RESIDENTS.c.openid == bindparam("openid"))
+_NEW_RESIDENT = {
+    name: dialect.insert(_RESIDENTS)
+    .values(openid=bindparam("openid"), active=True, created_at=bindparam("now"))
+    .on_conflict_do_nothing(index_elements=["openid"])
+    .returning(_RESIDENTS.c.id, _RESIDENTS.c.community_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_MESSAGE_WINDOW = (
+    update(_RESIDENTS).where(_RESIDENTS.c.id == bindparam("resident")).values(last_inbound_at=bindparam("at"))
+)
+_EVENT_WINDOW = (
+    update(_RESIDENTS).where(_RESIDENTS.c.id == bindparam("resident")).values(window_event_at=bindparam("at"))
+)
+
+
+@dataclass(frozen=True)
+class Sender:
+    id: int
+    community_id: int | None
+
+
+def sender(session: Session, *, openid: str, now: datetime) -> Sender:
+    """The resident behind an openid, created on their first message; two statements at most."""
+    row = session.execute(_FIND_RESIDENT, {"openid": openid}).first()
+    if row is None:
+        name = session.get_bind().dialect.name
+        row = session.execute(_NEW_RESIDENT[name], {"openid": openid, "now": now}).first()
+        if row is None:
+            # Another worker created the same resident a moment ago.
+            row = session.execute(_FIND_RESIDENT, {"openid": openid}).one()
+    return Sender(row.id, row.community_id)
+
+
+def open_window(session: Session, *, resident_id: int, by_message: bool, at: datetime) -> None:
+    """Note when the resident opened WeChat's customer-service window (see handlers/service_window.py)."""
+    statement = _MESSAGE_WINDOW if by_message else _EVENT_WINDOW
+    session.execute(statement, {"resident": resident_id, "at": at})
+
+
+_ALL_ABOUT = (
+    select(Resident, Community, DialogueState)
+    .outerjoin(Community, Community.id == Resident.community_id)
+    .outerjoin(DialogueState, DialogueState.resident_id == Resident.id)
+    .where(Resident.openid == bindparam("openid"))
+)
+
+
+def resident_in_full(
+    session: Session, *, openid: str
+) -> tuple[Resident, Community | None, DialogueState | None] | None:
+    """The resident, the community they chose and where they are in a flow, in one query."""
+    row = session.execute(_ALL_ABOUT, {"openid": openid}).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
 def resident_and_community(session: Session, *, openid: str) -> tuple[Resident, Community | None] | None:
     """The resident and the community they chose, in one query."""
     row = session.execute(
@@ -83,31 +145,54 @@ def resident_by_openid(session: Session, *, openid: str) -> Resident | None:
 # --- inbound and outbound messages --------------------------------------------------------------
 
 
-def record_inbound(session: Session, *, dedupe_key: str, **fields: Any) -> tuple[InboundMessage, bool]:
-    """Insert the message unless it was seen before; returns (row, created).
+@dataclass(frozen=True)
+class InboundRef:
+    id: int
+    status: str
+
+
+_NEW_INBOUND = {
+    name: dialect.insert(_INBOUND)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(_INBOUND.c.id, _INBOUND.c.status)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_INBOUND_BY_KEY = select(_INBOUND.c.id, _INBOUND.c.status).where(_INBOUND.c.dedupe_key == bindparam("key"))
+_CLAIM = (
+    update(_INBOUND)
+    .where(_INBOUND.c.id == bindparam("inbound"), _INBOUND.c.status == "received")
+    .values(status="handling")
+)
+_FINISH = (
+    update(_INBOUND)
+    .where(_INBOUND.c.id == bindparam("inbound"))
+    .values(
+        status=bindparam("new_status"),
+        handled_at=bindparam("at"),
+        intent=bindparam("new_intent"),
+        confidence=bindparam("new_confidence"),
+    )
+)
+
+
+def record_inbound(session: Session, *, dedupe_key: str, **fields: Any) -> tuple[InboundRef, bool]:
+    """Insert the message unless it was seen before; returns (its id and status, created).
 
     One statement for a new message (INSERT ... ON CONFLICT DO NOTHING RETURNING): the database's
     unique index, not a prior SELECT, decides between concurrent deliveries of the same message.
     """
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    created = session.scalars(
-        insert(InboundMessage)
-        .values(dedupe_key=dedupe_key, **fields)
-        .on_conflict_do_nothing(index_elements=[InboundMessage.dedupe_key])
-        .returning(InboundMessage)
-    ).one_or_none()
-    if created is not None:
-        return created, True
-    return session.scalars(select(InboundMessage).where(InboundMessage.dedupe_key == dedupe_key)).one(), False
+    values = {**fields, "dedupe_key": dedupe_key}
+    name = session.get_bind().dialect.name
+    row = session.execute(_NEW_INBOUND[name], values).first()
+    if row is not None:
+        return InboundRef(row.id, row.status), True
+    row = session.execute(_INBOUND_BY_KEY, {"key": dedupe_key}).one()
+    return InboundRef(row.id, row.status), False
 
 
 def claim_inbound(session: Session, *, inbound_id: int) -> bool:
     """Take the message for handling; only one of WeChat's concurrent retries wins."""
-    result = session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == inbound_id, InboundMessage.status == "received")
-        .values(status="handling")
-    )
+    result = session.execute(_CLAIM, {"inbound": inbound_id})
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -121,9 +206,38 @@ def finish_inbound(
     confidence: float | None = None,
 ) -> None:
     session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == inbound_id)
-        .values(status=status, handled_at=now, intent=intent, confidence=confidence)
+        _FINISH,
+        {"inbound": inbound_id, "new_status": status, "at": now, "new_intent": intent, "new_confidence": confidence},
+    )
+
+
+_NEW_OUTBOUND = insert(_OUTBOUND)
+
+
+def note_reply(
+    session: Session,
+    *,
+    channel: str,
+    kind: str,
+    content: str | None,
+    community_id: int | None,
+    resident_id: int | None,
+    inbound_id: int | None,
+    now: datetime,
+) -> None:
+    """Record a reply the bot gave (the message path's form of `record_outbound`: one statement, no row back)."""
+    session.execute(
+        _NEW_OUTBOUND,
+        {
+            "created_at": now,
+            "channel": channel,
+            "kind": kind,
+            "content": content,
+            "payload": {},
+            "community_id": community_id,
+            "resident_id": resident_id,
+            "inbound_id": inbound_id,
+        },
     )
 
 

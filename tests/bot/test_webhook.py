@@ -808,6 +808,50 @@ def test_a_slow_answer_goes_out_later_as_a_customer_service_message(
             services.close()
 
 
+def test_a_database_stalled_past_the_budget_still_gets_the_reply_to_the_resident(
+    db_url: str, tmp_path: Path, wechat: FakeWeChat
+) -> None:
+    """The budget counts from the request's start, recording included: a lock held past it must not turn
+    into a reply written into a connection WeChat has dropped."""
+    with fake_api() as api:
+        settings = make_settings(
+            db_url, tmp_path, reply_budget_seconds=0.5, wechat_api_base=api.base, wecom_api_base=api.base
+        )
+        services = Services(settings)
+        try:
+            with TestClient(create_app(settings, services)) as client:
+                add_heping(services)
+                assert post(client, wechat, wechat.text("openid-stall", "你好", msg_id=1), "safe").status_code == 200
+                blocker = make_engine(db_url)
+                with blocker.connect() as conn:
+                    # Another transaction holds the resident's row (on SQLite: the whole database) for 1.5 s.
+                    conn.execute(
+                        Resident.__table__.update()
+                        .where(Resident.__table__.c.openid == "openid-stall")
+                        .values(display_name="locked")
+                    )
+                    threading.Timer(1.5, conn.commit).start()
+                    started = time.monotonic()
+                    response = post(client, wechat, wechat.text("openid-stall", "你好", msg_id=2), "safe")
+                    elapsed = time.monotonic() - started
+                blocker.dispose()
+                assert response.status_code == 200 and response.text == "success"
+                assert elapsed >= 1.4  # it waited for the message to be kept before acknowledging it
+                wait_until(lambda: _status_of(services, "m:2") == "deferred")
+            assert drain_once(services, make_senders(services)) == 1
+            sends = api.sent("/cgi-bin/message/custom/send")
+            assert [s.body["touser"] for s in sends] == ["openid-stall"]
+            assert "有什么可以帮您" in sends[0].body["text"]["content"]
+        finally:
+            services.close()
+
+
+def _status_of(services: Services, dedupe_key: str) -> str | None:
+    with services.sessions.begin() as session:
+        row = session.scalars(select(InboundMessage).where(InboundMessage.dedupe_key == dedupe_key)).first()
+        return row.status if row else None
+
+
 def _inbound_status(services: Services) -> str | None:
     with services.sessions.begin() as session:
         row = session.scalars(select(InboundMessage)).first()
