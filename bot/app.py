@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 from bot import webhook, wecom
 from bot.api.deps import AuditStatusMiddleware
 from bot.api.routes import include_api
+from bot.console import include_console
 from bot.outbox import OutboxWorker
 from bot.scheduler import scheduled_jobs
 from bot.services import Services
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(webhook.router)
     app.include_router(wecom.router)
     include_api(app)
+    include_console(app)  # after the API: its error pages wrap the API's handlers
 
     @app.get("/healthz")
     def healthz() -> PlainTextResponse:

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     wecom_token: str = ""
     wecom_aes_key: str = ""
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    # Where WeCom's web login (OAuth, snsapi_base) starts; tests point it at a fake server.
+    wecom_oauth_base: str = "https://open.weixin.qq.com"
+
+    # The address workers reach this server at (https://shegong.example.org): WeCom cards and login links
+    # lead to its /console pages. Empty: the address the request came in on (development).
+    public_url: str = ""
+    console_session_hours: float = Field(default=12.0, gt=0)
 
     admin_token: str = ""
     # Key for encrypting phone numbers at rest (any string; a Fernet key is derived from it).

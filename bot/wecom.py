@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
+from bot.console.auth import login_link_reply
 from bot.services import Services
 from bot.webhook import get_services
 from bot.wechat import BadMessage, Codec, new_nonce, parse_envelope, sha1_signature, signature_matches, timestamp_fresh
@@ -73,6 +74,8 @@ def handle_worker_message(services: Services, message: dict[str, Any]) -> str | 
     command = parse_worker_command(str(message.get("Content") or ""))
     if not worker:
         return None
+    if str(message.get("Content") or "").strip() == "登录":
+        return login_link_reply(services, worker)
     if command is None:
         return WORKER_HELP
     msg_id = str(message.get("MsgId") or "")

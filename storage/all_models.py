@@ -1,5 +1,16 @@
 """Imports every model module so metadata (and Alembic) sees all tables."""
 
-from storage import access, activities, consultations, knowledge, ledger, models, rewards, tickets, volunteers
+from storage import access, activities, console, consultations, knowledge, ledger, models, rewards, tickets, volunteers
 
-__all__ = ["access", "activities", "consultations", "knowledge", "ledger", "models", "rewards", "tickets", "volunteers"]
+__all__ = [
+    "access",
+    "activities",
+    "console",
+    "consultations",
+    "knowledge",
+    "ledger",
+    "models",
+    "rewards",
+    "tickets",
+    "volunteers",
+]

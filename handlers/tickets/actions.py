@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from handlers.flows import TICKET_RATING, TicketRating
+from handlers.notify import push_to_resident
 from handlers.runtime import Settings
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
 from handlers.tickets.routing import Routing, routing_for
-from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES
+from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
 from handlers.tickets.workdays import deadline_for, format_local, reminder_for
 from storage import repositories as repo
 from storage import tickets as store
@@ -32,7 +33,7 @@ ACTIONS = {"接单": "accept", "进展": "progress", "转派": "transfer", "办�
 VERBS = {action: verb for verb, action in ACTIONS.items()}
 WORKER_HELP = (
     "可用指令：\n接单 工单号\n进展 工单号 说明（如：进展 AB3D5F 已联系电工）\n"
-    "转派 工单号 企业微信账号\n办结 工单号 说明（如：办结 AB3D5F 已更换灯泡）"
+    "转派 工单号 企业微信账号\n办结 工单号 说明（如：办结 AB3D5F 已更换灯泡）\n登录（获取电脑上打开工作台的链接）"
 )
 _COMMAND = re.compile(
     r"^\s*(?P<verb>接单|进展|转派|办结)\s*[:：]?\s*(?P<code>[A-Za-z0-9]{4,10})(?:\s+(?P<rest>.*))?\s*$", re.S
@@ -65,10 +66,19 @@ class ActionResult:
     message: str
     status_code: int = 200
     ticket: Ticket | None = None
+    # For a message to the resident: whether it could be queued at all (False: they must be phoned).
+    delivered: bool | None = None
 
 
 # Where a worker's action leaves the ticket (None: the status stays); the rating's moves are in rate().
-TRANSITIONS: dict[str, str | None] = {"accept": "accepted", "progress": None, "transfer": "open", "resolve": "resolved"}
+TRANSITIONS: dict[str, str | None] = {
+    "accept": "accepted",
+    "progress": None,
+    "transfer": "open",
+    "resolve": "resolved",
+    "reply": None,
+    "reopen": "reopened",
+}
 
 
 @dataclass(frozen=True)
@@ -176,11 +186,68 @@ def _resolve(step: _Step) -> ActionResult:
     return step.done(f"已办结：{ticket.code}。已请居民评价。")
 
 
+def _reply(step: _Step) -> ActionResult:
+    """A worker's own words to the reporter (from the console): a customer-service message inside the 48 h
+    window, a template message outside it, or, when neither can reach them, a clear "phone them"."""
+    ticket, text = step.ticket, step.command.note
+    if not text:
+        return step.refuse("请写上要回复居民的话。", 400)
+    reporter = step.session.get(Resident, ticket.reporter_id)
+    event_id = step.record("replied", note=text)
+    push = (
+        push_to_resident(
+            step.session,
+            reporter,
+            text=f"关于您反映的问题（工单 {ticket.code}），工作人员回复：{text}",
+            template_id=routing_for(step.session.get(Community, ticket.community_id)).template_id
+            or step.settings.ticket_template_id,
+            template_data={
+                "first": {"value": "工作人员回复了您反映的问题"},
+                "keyword1": {"value": ticket.code},
+                "keyword2": {"value": STATUS_NAMES.get(ticket.status, ticket.status)},
+                "keyword3": {"value": summary(text, 20)},
+                "remark": {"value": f"发送“查询 {ticket.code}”查看详情"},
+            },
+            community_id=ticket.community_id,
+            now=step.now,
+            dedupe_key=f"ticket:{ticket.code}:event:{event_id}:reply",
+            about=f"ticket {ticket.code}",
+        )
+        if reporter is not None
+        else None
+    )
+    delivered = push is not None and push.queued
+    event = step.session.get(store.TicketEvent, event_id)
+    if event is not None:
+        event.data = {"delivered": delivered, "channel": push.channel if push else None}
+    if not delivered:
+        return ActionResult(True, "居民暂时收不到消息，请电话联系。", 200, ticket, delivered=False)
+    how = "客服消息" if push is not None and push.channel == "wechat_custom" else "模板消息"
+    return ActionResult(True, f"已通过{how}发给居民。", 200, ticket, delivered=True)
+
+
+def _reopen(step: _Step) -> ActionResult:
+    ticket = step.ticket
+    if ticket.is_open:
+        return step.refuse(f"工单 {ticket.code} 还在处理中，不需要重新打开。", 409)
+    ticket.resolved_at = None
+    ticket.closed_at = None
+    ticket.reminded = False
+    ticket.chain_exhausted = False
+    ticket.escalation_level = 0
+    ticket.due_at = deadline_for(ticket.colour, step.now)
+    ticket.remind_at = reminder_for(step.now, ticket.due_at)
+    step.record("reopened", note=step.command.note or None)
+    return step.done(f"已重新打开：{ticket.code}，新的处理时限 {format_local(ticket.due_at)}。")
+
+
 _ACTIONS: dict[str, Callable[[_Step], ActionResult]] = {
     "accept": _accept,
     "progress": _progress,
     "transfer": _transfer,
     "resolve": _resolve,
+    "reply": _reply,
+    "reopen": _reopen,
 }
 
 
@@ -207,8 +274,8 @@ def act(
     routing = routing_for(community)
     if worker not in routing.workers():
         return ActionResult(False, f"工单 {ticket.code} 不属于您所在的社区，您无权处理，未做任何修改。", 403, ticket)
-    if not ticket.is_open:
-        verb = VERBS.get(command.action, command.action)
+    if not ticket.is_open and command.action != "reopen":
+        verb = VERBS.get(command.action, {"reply": "回复"}.get(command.action, command.action))
         return ActionResult(False, f"工单 {ticket.code} 已经{STATUS_NAMES[ticket.status]}，不能再{verb}。", 409, ticket)
     return run(_Step(session, settings, ticket, routing, worker, command, now, source_key, via))
 

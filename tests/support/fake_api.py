@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 
 @dataclass
@@ -29,6 +29,18 @@ class FakeApi:
     token_counter: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     base: str = ""
+    # WeCom web login: the member the fake authorize page signs in, and the codes it handed out.
+    login_as: str = ""
+    login_codes: dict[str, str] = field(default_factory=dict)
+
+    def authorize(self, call: Call) -> str:
+        """WeCom's OAuth page: back to redirect_uri with a fresh code for `login_as` (where to redirect)."""
+        with self.lock:
+            self.calls.append(call)
+            code = f"code-{len(self.calls)}"
+            self.login_codes[code] = self.login_as
+        separator = "&" if "?" in call.query["redirect_uri"] else "?"
+        return f"{call.query['redirect_uri']}{separator}{urlencode({'code': code, 'state': call.query['state']})}"
 
     def sent(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path == path]
@@ -44,6 +56,11 @@ class FakeApi:
             if call.path in ("/cgi-bin/stable_token", "/cgi-bin/gettoken"):
                 self.token_counter += 1
                 return 200, {"access_token": f"token-{self.token_counter}", "expires_in": 7200}
+            if call.path == "/cgi-bin/auth/getuserinfo":
+                userid = self.login_codes.pop(call.query.get("code", ""), None)  # a code is good once
+                if userid is None:
+                    return 200, {"errcode": 40029, "errmsg": "invalid code"}
+                return 200, {"errcode": 0, "errmsg": "ok", "userid": userid}
             if call.path == "/cgi-bin/qrcode/create":
                 scene = call.body["action_info"]["scene"]["scene_str"]
                 return 200, {
@@ -65,6 +82,12 @@ def fake_api() -> Iterator[FakeApi]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else {}
             query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+            if parsed.path == "/connect/oauth2/authorize":
+                self.send_response(302)
+                self.send_header("location", api.authorize(Call(self.command, parsed.path, query, body)))
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
             status, answer = api.answer(Call(self.command, parsed.path, query, body))
             data = json.dumps(answer).encode()
             self.send_response(status)
