@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, func, select, update
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.db import insert_unless_duplicate, is_postgres
@@ -87,15 +87,28 @@ def balance(session: Session, *, resident_id: int, unit: Unit = "points") -> int
     return int(total or 0)
 
 
+# "积分" runs these on every ask: built once (see storage/repositories.py).
+_BALANCES = (
+    select(LedgerEntry.unit, func.sum(LedgerEntry.amount))
+    .where(LedgerEntry.resident_id == bindparam("resident"))
+    .group_by(LedgerEntry.unit)
+)
+_RECENT = (
+    select(LedgerEntry)
+    .where(LedgerEntry.resident_id == bindparam("resident"))
+    .order_by(LedgerEntry.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def balances(session: Session, *, resident_id: int) -> dict[str, int]:
+    """Every unit's balance in one query (units with no entries are absent)."""
+    rows = session.execute(_BALANCES, {"resident": resident_id})
+    return {str(unit): int(total or 0) for unit, total in rows}
+
+
 def recent_entries(session: Session, *, resident_id: int, limit: int = 5) -> list[LedgerEntry]:
-    return list(
-        session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.resident_id == resident_id)
-            .order_by(LedgerEntry.id.desc())
-            .limit(limit)
-        )
-    )
+    return list(session.scalars(_RECENT, {"resident": resident_id, "limit": limit}))
 
 
 def entries_for(session: Session, *, resident_id: int | None = None) -> list[LedgerEntry]:

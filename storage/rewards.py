@@ -10,7 +10,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, select, update
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -108,14 +118,15 @@ def sync_rewards(session: Session, *, community_id: int, items: Sequence[dict[st
         pass
 
 
+_CATALOGUE = (
+    select(Reward)
+    .where(Reward.community_id == bindparam("community"), Reward.active.is_(True))
+    .order_by(Reward.points_price, Reward.id)
+)
+
+
 def rewards_for(session: Session, *, community_id: int) -> list[Reward]:
-    return list(
-        session.scalars(
-            select(Reward)
-            .where(Reward.community_id == community_id, Reward.active.is_(True))
-            .order_by(Reward.points_price, Reward.id)
-        )
-    )
+    return list(session.scalars(_CATALOGUE, {"community": community_id}))
 
 
 def change_stock(session: Session, *, community_id: int, name: str, by: int) -> Reward:

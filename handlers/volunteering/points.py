@@ -7,7 +7,6 @@ import secrets
 
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.clock import CHINA_TZ
-from handlers.communities import spec_of, sync_catalogue
 from handlers.messages import Inbound, TextReply
 from handlers.notify import alert_duty_worker
 from handlers.volunteering.rules import format_hours, month_bounds, month_of
@@ -38,18 +37,10 @@ def is_summary_request(text: str) -> bool:
     return bool(_SUMMARY.search(text))
 
 
-def _sync_catalogue(ctx: Context) -> None:
-    """Keep the rewards table in step with the stored community file before showing or redeeming.
-
-    `community load` writes the catalogue already; this catches a community stored some other way."""
-    if ctx.community is not None:
-        sync_catalogue(ctx.session, ctx.community, spec_of(ctx.community))
-
-
 def balance_reply(ctx: Context) -> TextReply:
     resident_id = ctx.resident.id
-    points = lrepo.balance(ctx.session, resident_id=resident_id, unit="points")
-    minutes = lrepo.balance(ctx.session, resident_id=resident_id, unit="minutes")
+    balances = lrepo.balances(ctx.session, resident_id=resident_id)
+    points, minutes = balances.get("points", 0), balances.get("minutes", 0)
     lines = [f"您现在有 {points} 积分。"]
     if minutes:
         lines.append(f"时间银行里存着 {format_hours(minutes)}的互助时间。")
@@ -61,7 +52,6 @@ def balance_reply(ctx: Context) -> TextReply:
             when = entry.created_at.astimezone(CHINA_TZ).strftime("%m-%d")
             label = KIND_LABELS.get(entry.kind, entry.kind)
             lines.append(f"· {when} {label} {entry.amount:+d}{unit}（{entry.reason}）")
-    _sync_catalogue(ctx)
     rewards = rrepo.rewards_for(ctx.session, community_id=ctx.community.id) if ctx.community else []
     if rewards:
         lines.append("可以兑换：")
@@ -75,7 +65,6 @@ def balance_reply(ctx: Context) -> TextReply:
 def redeem_reply(ctx: Context, item: str) -> TextReply:
     if ctx.community is None:
         return TextReply("请先告诉我您住在哪个社区，才能兑换本社区的奖励。")
-    _sync_catalogue(ctx)
     reward = rrepo.find_reward(ctx.session, community_id=ctx.community.id, name=item)
     if reward is None:
         names = "、".join(r.name for r in rrepo.rewards_for(ctx.session, community_id=ctx.community.id))

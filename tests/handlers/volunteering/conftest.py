@@ -13,6 +13,7 @@ from bot.app import create_app
 from bot.services import Services
 from bot.settings import Settings
 from handlers.clock import FixedClock, system_clock
+from handlers.communities import spec_of, sync_catalogue
 from storage import ledger as lrepo
 from storage import repositories as repo
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
@@ -73,6 +74,8 @@ def community(services: Services) -> int:
                 ],
             },
         )
+        # As `community load` does: the catalogue is written with the community, not on a resident's message.
+        sync_catalogue(session, row, spec_of(row))
         return row.id
 
 
