@@ -8,7 +8,8 @@ version that no longer fits is dropped rather than half-read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -70,6 +71,24 @@ class CheckinLocation(FlowState):
     activity_id: int
 
 
+class SetAside(FlowState):
+    """A flow that was waiting when a crisis began: kept, never filled with crisis words."""
+
+    flow: str
+    step: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CrisisConversation(FlowState):
+    """After a crisis or emergency reply: which danger, since when, what we last asked, what was set aside."""
+
+    danger: str
+    since: datetime
+    level: Literal["red", "yellow"] = "red"
+    asked: Literal["", "company", "thoughts"] = ""
+    set_aside: SetAside | None = None
+
+
 S = TypeVar("S", bound=FlowState)
 
 
@@ -87,6 +106,7 @@ class Flow(Generic[S]):
             return None
 
 
+CRISIS = Flow("crisis", ("follow",), CrisisConversation)
 CHOOSE_COMMUNITY = Flow("choose_community", ("choose",), CommunityChoice)
 TICKET_LOCATION = Flow("ticket_location", ("where",), TicketLocation)
 TICKET_RATING = Flow("ticket_rating", ("rate",), TicketRating)
@@ -98,6 +118,7 @@ CHECKIN_LOCATION = Flow("checkin_location", ("location",), CheckinLocation)
 FLOWS: dict[str, Flow[Any]] = {
     flow.name: flow
     for flow in (
+        CRISIS,
         CHOOSE_COMMUNITY,
         TICKET_LOCATION,
         TICKET_RATING,

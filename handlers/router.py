@@ -9,6 +9,7 @@ from handlers.flows import (
     ACTIVITY_PICK,
     CHECKIN_LOCATION,
     CHOOSE_COMMUNITY,
+    CRISIS,
     FAQ_CHOICE,
     FLOWS,
     TICKET_LOCATION,
@@ -32,8 +33,9 @@ def build_router() -> Router:
     faq = FaqHandler()
     volunteer = VolunteerHandler()
     activities = ActivityHandler()
+    crisis = CrisisHandler()
     routes = (
-        Route(CrisisHandler(), intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
+        Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
         Route(MenuHandler(), events=frozenset({"click"})),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
@@ -53,6 +55,7 @@ def build_router() -> Router:
         Route(faq, intents=frozenset({Intent.LEGAL, Intent.PSYCH, Intent.SERVICE})),
     )
     flows: dict[str, FlowHandler] = {
+        CRISIS.name: crisis,
         CHOOSE_COMMUNITY.name: CommunityChoiceFlow(),
         TICKET_LOCATION.name: GrievanceLocationFlow(),
         TICKET_RATING.name: RatingFlow(),

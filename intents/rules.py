@@ -1,7 +1,8 @@
-"""Rules that run before any model: crisis and emergency words, commands, addresses.
+"""Rules that run before any model: danger (intents/danger.py), commands, addresses.
 
-A crisis must never be missed, so these patterns are deliberately broad: a false alarm costs a worker a
-phone call, a miss can cost a life.
+Danger is decided here and only here: the model never raises an alarm on its own. The danger rules are
+broad about self-harm (a miss can cost a life) and precise about everyday words (a duty worker who gets
+three false red alerts a day stops answering them).
 """
 
 from __future__ import annotations
@@ -9,40 +10,10 @@ from __future__ import annotations
 import re
 
 from intents import Classification, Intent
+from intents.danger import PERSONAL, Danger, find_danger
 from intents.numbers import NUMERAL_CHARS, to_int
 
 _N = f"[{NUMERAL_CHARS}]+"
-
-CRISIS_PATTERNS = [
-    r"自杀|轻生|寻死|自尽|自残|自伤|割腕|上吊|跳楼|跳河|跳江|跳桥|卧轨|烧炭|喝农药|喝药",
-    r"不想活|活不下去|活着没(意思|意义|劲)|活够了|不如死|想死|去死|死了算了|死了就好|一死了之|了结自己|结束(自己的?)?生命",
-    r"(吃|吞|攒|囤)了?.{0,6}(安眠药|药片|一瓶药)|遗书|遗言|最后一次(跟|和)你",
-    r"累赘.{0,12}(消失|不在|走了|轻松)|(消失|不在了|走了).{0,10}(大家|家人|他们).{0,6}(轻松|解脱|好过)",
-    r"(从|往).{0,6}(楼|桥|窗|阳台|顶楼).{0,4}跳|跳下去|一跳了之|撞车死|割(手|脉)",
-    r"怎么死|死了(就|才|算|倒)|一了百了|(站|坐|爬)(在|到|上)了?.{0,4}(天台|楼顶|窗台|桥上|桥边|江边|河边)|活腻|不活了",
-    r"撑不下去|熬不下去|没有活路|不想醒来|永远睡过去|解脱了",
-    r"家暴|家庭暴力|(他|她|老公|丈夫|老婆|妻子|儿子|女儿|爸|妈|男朋友|对象).{0,6}(又|天天|经常|总是|动手)?(打|踢|掐|揍)(我|了我)",
-    r"被(打|揍|踢|掐)(得|了|伤)|打得(我)?(浑身|满身|全身|头破|鼻青)|威胁.{0,8}(杀|弄死|砍)|要(杀|弄死|砍死)(我|你|他|她|全家)",
-    r"(虐待|打骂|体罚).{0,8}(孩子|小孩|老人)|(孩子|小孩|老人).{0,8}(被虐待|被打|身上.{0,4}伤)|性侵|猥亵|强奸",
-]
-
-EMERGENCY_PATTERNS = [
-    r"着火|起火|失火|火灾|烧起来|冒(黑)?烟|浓烟|火苗|火警",
-    r"煤气|燃气|天然气|液化气|瓦斯",
-    r"困在电梯|电梯.{0,6}(困|关)(住|了)?.{0,4}人|被困|困住了|出不来了",
-    r"(摔|跌|倒)(倒|在地).{0,8}(起不来|不动|没反应|昏)|倒地不起|起不来了|昏迷|晕倒|昏倒|没(有)?(反应|呼吸|意识)|不省人事|抽搐|心脏病(犯|发作)",
-    r"(好几|几|多|[0-9两三四五六七八九十])天没(开门|出门|见人|动静|露面|下楼)|敲门.{0,6}没(人)?(应|开|反应)|一直没(人)?(应|开门)",
-    r"(独居|老人|大爷|大妈|奶奶|爷爷).{0,12}(电话|手机).{0,4}(打不通|没人接)",
-    r"胸口(疼|痛|闷)|心口(疼|痛)|说不出话|喘不上气|呼吸困难|嘴歪|中风|一动不动|叫不醒|大出血|血流不止",
-    r"(淹|水).{0,10}有人.{0,6}(在里面|困|出不来)|有人.{0,6}(被淹|被水冲)",
-    r"触电|漏电|电线.{0,6}(冒火|打火|火花|烧)|爆炸|煤气罐",
-    r"(水|洪水).{0,6}(淹|漫).{0,6}(人|进屋|一楼)|(有人|孩子|小孩).{0,6}(落水|掉(进|到)?(水|河|井))",
-]
-
-_CRISIS_RE = [re.compile(p, re.IGNORECASE) for p in CRISIS_PATTERNS]
-_EMERGENCY_RE = [re.compile(p, re.IGNORECASE) for p in EMERGENCY_PATTERNS]
-# A gas or smoke word alone is an emergency only if something is wrong, not "燃气费怎么交".
-_EMERGENCY_BENIGN = re.compile(r"(燃气|煤气|天然气)(费|卡|表|公司.{0,4}(电话|营业)|灶.{0,4}(买|换)|开户|过户|缴)")
 
 _CHECKIN = re.compile(
     r"^\s*(签到|打卡)\s*[:：]?\s*(?P<code>\d{4,6})?\s*$|^\s*(?P<out>签退|签出)\s*[:：]?\s*(?P<code2>\d{4,6})?\s*$"
@@ -84,13 +55,21 @@ _SCORE = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
 
 
 def is_crisis(text: str) -> bool:
-    return any(p.search(text) for p in _CRISIS_RE)
+    """A danger to a person from a person, or from themselves (self-harm, distress, violence, threats, missing)."""
+    danger = find_danger(text)
+    return danger is not None and danger.kind in PERSONAL
 
 
 def is_emergency(text: str) -> bool:
-    if _EMERGENCY_BENIGN.search(text) and not re.search(r"味|漏|泄|着火|爆", text):
-        return False
-    return any(p.search(text) for p in _EMERGENCY_RE)
+    """A physical danger: fire, gas, someone trapped, collapsed, fallen into water."""
+    danger = find_danger(text)
+    return danger is not None and danger.kind not in PERSONAL
+
+
+def danger_classification(danger: Danger) -> Classification:
+    intent = Intent.CRISIS if danger.kind in PERSONAL else Intent.EMERGENCY
+    slots = {"danger": danger.kind} | ({"also": danger.also} if danger.also else {})
+    return Classification(intent, 1.0, "rule", slots)
 
 
 _ADDRESS_FILLER = re.compile(r"[我家住在是的了啊呀哈呢嘛，,。.!！ ]|地址|那个")
@@ -122,10 +101,8 @@ def parse_address(text: str) -> dict[str, str] | None:
 def match_rules(text: str) -> Classification | None:
     """The intent when a rule decides it, else None (and the model decides)."""
     stripped = text.strip()
-    if is_crisis(stripped):
-        return Classification(Intent.CRISIS, 1.0, "rule")
-    if is_emergency(stripped):
-        return Classification(Intent.EMERGENCY, 1.0, "rule")
+    if (danger := find_danger(stripped)) is not None:
+        return danger_classification(danger)
     if m := _CHECKIN.match(stripped):
         slots = {"action": "checkout" if m.group("out") else "checkin"}
         code = m.group("code") or m.group("code2")

@@ -5,7 +5,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from bot.knowledge import encoder_for, intent_model_for
 from intents import Intent
-from intents.model import IntentModel, load_examples
+from intents.model import URGENT, IntentModel, load_examples
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,20 @@ def test_cross_validated_accuracy(model: IntentModel) -> None:
     examples = load_examples()
     embed = model._embed  # the trained model's embedder knows every example already
     labels = [e.intent.value for e in examples]
-    correct = 0
+    correct = scored = 0
     for train, test in StratifiedKFold(4, shuffle=True, random_state=0).split(examples, labels):
         fold = IntentModel(embed).fit([examples[i] for i in train])
-        correct += sum(fold.classify(examples[i].text).intent == examples[i].intent for i in test)
+        # Danger is the rules' to decide: the model never answers crisis or emergency.
+        ordinary = [i for i in test if examples[i].intent not in URGENT]
+        scored += len(ordinary)
+        correct += sum(fold.classify(examples[i].text).intent == examples[i].intent for i in ordinary)
     # Measured 0.88 with five folds; a drop below this means the features or the data broke.
-    assert correct / len(examples) >= 0.8
+    assert correct / scored >= 0.8
+
+
+def test_the_model_never_raises_an_alarm(model: IntentModel) -> None:
+    for text in ("累死了", "我已经写好遗书了", "楼道里冒浓烟了"):
+        assert model.classify(text).intent not in URGENT
 
 
 @pytest.mark.parametrize(
