@@ -47,7 +47,8 @@ def build_router() -> Router:
         Route(volunteer, intents=frozenset({Intent.VOLUNTEER_SIGNUP})),
         Route(activities, intents=frozenset({Intent.ACTIVITY})),
         Route(TicketStatusHandler(), intents=frozenset({Intent.TICKET_STATUS})),
-        Route(RatingHandler(), intents=frozenset({Intent.RATING})),
+        # "3分吧", "还行", "根本没修好": the handler recognises a rating itself, whatever the classifier thought.
+        Route(RatingHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(GrievanceHandler(), intents=frozenset({Intent.GRIEVANCE})),
         Route(TicketPhotoHandler(), kinds=frozenset({"image"})),
         Route(ConsultationHandler(), intents=frozenset({Intent.HUMAN})),
