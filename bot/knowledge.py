@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from handlers import knowledge
 from handlers.clock import system_clock
 from intents.model import IntentModel, load_examples
-from knowledge_base.encoders import Encoder, make_encoder
+from knowledge_base.encoders import Encoder, RememberingEncoder, make_encoder
 from knowledge_base.entries import Entry
 from knowledge_base.index import Hit, KnowledgeIndex, fingerprint, load_or_build
 from knowledge_base.store import index_cache_dir
@@ -33,7 +33,9 @@ _lock = threading.RLock()
 
 @lru_cache(maxsize=4)
 def encoder_for(setting: str) -> Encoder:
-    encoder = make_encoder(setting)
+    """One encoder per setting in the process, shared by the intent model and the index (and so is the
+    memory of recent messages' vectors)."""
+    encoder = RememberingEncoder(make_encoder(setting))
     encoder.warm_up()
     return encoder
 

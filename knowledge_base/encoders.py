@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -134,6 +135,51 @@ class SentenceTransformerEncoder:
             list(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
         )
         return _normalised(np.asarray(vectors, dtype=np.float32))
+
+
+class RememberingEncoder:
+    """Remembers the vectors of recent short batches (a resident's message), by text.
+
+    A message is encoded for the intent model and again for the search, and many residents send the same
+    words ("低保怎么申请", "积分"): the second time is a dictionary look-up. Large batches (building an
+    index) pass straight through and are not remembered.
+    """
+
+    def __init__(self, inner: Encoder, *, size: int = 4096, batch_limit: int = 8) -> None:
+        self._inner = inner
+        self._size = size
+        self._batch_limit = batch_limit
+        self._vectors: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    def warm_up(self) -> None:
+        self._inner.warm_up()
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts or len(texts) > self._batch_limit:
+            return self._inner.encode(texts)
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in known:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self._inner.encode(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    vector.setflags(write=False)
+                    known[text] = self._vectors[text] = vector
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        return np.vstack([known[t] for t in texts])
 
 
 def make_encoder(setting: str) -> Encoder:

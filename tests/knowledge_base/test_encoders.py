@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from knowledge_base.encoders import (
     Encoder,
     EncoderUnavailableError,
+    RememberingEncoder,
     SentenceTransformerEncoder,
     UsemEncoder,
     make_encoder,
@@ -74,3 +77,37 @@ def test_a_local_sentence_transformers_model_loads_offline(tmp_path: Path, monke
     assert vectors.shape == (2, 16) == (2, encoder.dim)
     assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+class _Counting:
+    """A stand-in encoder that counts the texts it was asked to encode."""
+
+    name = "counting"
+    dim = 3
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def warm_up(self) -> None:
+        pass
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.asked.extend(texts)
+        return np.array([[len(t), 1.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_a_message_is_encoded_once_however_often_it_is_asked() -> None:
+    inner = _Counting()
+    encoder = RememberingEncoder(inner, size=2)
+    first = encoder.encode(["低保怎么申请"])
+    again = encoder.encode(["低保怎么申请", "积分", "低保怎么申请"])
+    assert inner.asked == ["低保怎么申请", "积分"]
+    assert np.array_equal(again[0], first[0]) and np.array_equal(again[2], first[0])
+    assert again.shape == (3, 3) and encoder.name == "counting" and encoder.dim == 3
+    # The oldest is forgotten past the size, and a big batch (an index build) is not remembered.
+    encoder.encode(["你好"])
+    encoder.encode(["低保怎么申请"])
+    assert inner.asked[-1] == "低保怎么申请"
+    encoder.encode([f"问题{i}" for i in range(20)])
+    encoder.encode(["问题1"])
+    assert inner.asked.count("问题1") == 2
