@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,26 @@ TOKEN_ERRORS = {40001, 40014, 42001}
 
 TOKEN_MARGIN = timedelta(minutes=5)
 
+# The request never left (no connection, no free connection): safe to send again.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# A gateway timeout: the API behind it may have acted on the request.
+UNKNOWN_STATUSES = {504}
+# WeCom keeps the JSON of a send with enable_duplicate_check this long at most (4 hours).
+MAX_DUPLICATE_CHECK_SECONDS = 4 * 3600
+# One request's timeout applies to each phase (pool, connect, write, read): at most four of them.
+PHASES_PER_REQUEST = 4
+
+
+def worst_case_send_seconds(timeout: float) -> float:
+    """How long one send can take at most: no request starts after `send_budget_seconds`, and one started
+    just before it may still need a token and then the send itself (two requests of four phases each)."""
+    return send_budget_seconds(timeout) + 2 * PHASES_PER_REQUEST * timeout
+
+
+def send_budget_seconds(timeout: float) -> float:
+    """Time a send may keep starting requests (token, send, retries of a busy answer)."""
+    return 3 * timeout
+
 
 class ApiError(Exception):
     def __init__(self, code: int, message: str) -> None:
@@ -42,9 +63,19 @@ class ApiError(Exception):
         return self.code in FINAL_ERRORS
 
 
+class OutcomeUnknown(Exception):
+    """The request went out and no answer came back that we can read (a read timeout, a dropped
+    connection, a gateway timeout): the message may have been delivered. Never resent blindly."""
+
+
+class OutOfTime(Exception):
+    """The send's time budget ran out before the next request started: nothing more was sent."""
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, ApiError):
         return exc.code in RETRYABLE_ERRORS
+    # Token fetches are safe to repeat; a message post only when it never left (see _post_once).
     return isinstance(exc, httpx.TransportError)
 
 
@@ -83,9 +114,10 @@ class SharedToken:
 class _Client:
     token: SharedToken
 
-    def __init__(self, base: str, http: httpx.Client | None) -> None:
+    def __init__(self, base: str, http: httpx.Client | None, timeout: float) -> None:
         self.base = base.rstrip("/")
-        self.http = http or httpx.Client(timeout=10.0)
+        self.timeout = timeout
+        self.http = http or httpx.Client(timeout=timeout)
 
     def _check(self, data: dict[str, Any]) -> dict[str, Any]:
         code = int(data.get("errcode", 0) or 0)
@@ -93,8 +125,16 @@ class _Client:
             raise ApiError(code, str(data.get("errmsg", "")))
         return data
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST with the shared token: retry busy answers, refresh an invalid token once."""
+    def post(self, path: str, body: dict[str, Any], *, budget: float | None = None) -> dict[str, Any]:
+        """POST with the shared token: retry busy answers and requests that never left, refresh an invalid
+        token once. Raises OutcomeUnknown, never retrying, when the request may have arrived. With a
+        `budget` (seconds), no request starts once it is spent (OutOfTime): the outbox's lease holds."""
+        deadline = None if budget is None else time.monotonic() + budget
+
+        def in_time() -> None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise OutOfTime(f"the send's {budget:.0f} s budget ran out before {path}")
+
         for attempt in Retrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(3),
@@ -102,26 +142,42 @@ class _Client:
             reraise=True,
         ):
             with attempt:
+                in_time()
                 token = self.token.get()
                 try:
+                    in_time()
                     return self._post_once(path, body, token)
                 except ApiError as exc:
                     if exc.code not in TOKEN_ERRORS:
                         raise
-                    return self._post_once(path, body, self.token.get(rejected=token))
+                    in_time()
+                    fresh = self.token.get(rejected=token)
+                    in_time()
+                    return self._post_once(path, body, fresh)
         raise AssertionError("unreachable")
 
     def _post_once(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
-        response = self.http.post(f"{self.base}{path}", params={"access_token": token}, json=body)
+        try:
+            response = self.http.post(f"{self.base}{path}", params={"access_token": token}, json=body)
+        except NOT_SENT:
+            raise
+        except httpx.TransportError as exc:
+            raise OutcomeUnknown(f"{path}: {exc!r}") from exc
+        if response.status_code in UNKNOWN_STATUSES:
+            raise OutcomeUnknown(f"{path}: HTTP {response.status_code}")
         response.raise_for_status()
-        return self._check(response.json())
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise OutcomeUnknown(f"{path}: an answer that is not JSON") from exc
+        return self._check(data)
 
 
 class WeChatClient(_Client):
     """Official account: stable_token, customer-service and template messages."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], http: httpx.Client | None = None) -> None:
-        super().__init__(settings.wechat_api_base, http)
+        super().__init__(settings.wechat_api_base, http, settings.api_timeout_seconds)
         self.settings = settings
         self.token = SharedToken(sessions, "wechat", self._fetch_token)
 
@@ -141,11 +197,11 @@ class WeChatClient(_Client):
         data = self._check(response.json())
         return str(data["access_token"]), int(data.get("expires_in", 7200))
 
-    def send_custom(self, openid: str, message: dict[str, Any]) -> None:
-        self.post("/cgi-bin/message/custom/send", {"touser": openid, **message})
+    def send_custom(self, openid: str, message: dict[str, Any], *, budget: float | None = None) -> None:
+        self.post("/cgi-bin/message/custom/send", {"touser": openid, **message}, budget=budget)
 
-    def send_template(self, openid: str, template: dict[str, Any]) -> None:
-        self.post("/cgi-bin/message/template/send", {"touser": openid, **template})
+    def send_template(self, openid: str, template: dict[str, Any], *, budget: float | None = None) -> None:
+        self.post("/cgi-bin/message/template/send", {"touser": openid, **template}, budget=budget)
 
     def create_scene_qr(self, scene: str, expire_seconds: int) -> str:
         """A temporary QR code carrying `scene` (at most 30 days): scanning it sends us a SCAN event with
@@ -168,7 +224,7 @@ class WeComClient(_Client):
     """WeCom app messages to community workers."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], http: httpx.Client | None = None) -> None:
-        super().__init__(settings.wecom_api_base, http)
+        super().__init__(settings.wecom_api_base, http, settings.api_timeout_seconds)
         self.settings = settings
         self.token = SharedToken(sessions, "wecom", self._fetch_token)
 
@@ -181,9 +237,21 @@ class WeComClient(_Client):
         data = self._check(response.json())
         return str(data["access_token"]), int(data.get("expires_in", 7200))
 
-    def send_app_message(self, userid: str, message: dict[str, Any]) -> None:
+    def send_app_message(
+        self,
+        userid: str,
+        message: dict[str, Any],
+        *,
+        duplicate_check_seconds: int | None = None,
+        budget: float | None = None,
+    ) -> None:
+        """Send an app message. With `duplicate_check_seconds`, WeCom drops a second send of the same JSON
+        within that many seconds, so a send whose fate is unknown can be repeated safely inside it."""
         body = {"touser": userid, "agentid": int(self.settings.wecom_agent_id or 0), **message}
-        data = self.post("/cgi-bin/message/send", body)
+        if duplicate_check_seconds is not None:
+            interval = max(1, min(duplicate_check_seconds, MAX_DUPLICATE_CHECK_SECONDS))
+            body |= {"enable_duplicate_check": 1, "duplicate_check_interval": interval}
+        data = self.post("/cgi-bin/message/send", body, budget=budget)
         if data.get("invaliduser"):
             raise ApiError(81013, f"invalid user {data['invaliduser']}")
 

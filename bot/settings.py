@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     dialogue_ttl_minutes: int = 30
     retention_days: int = 180
     outbox_poll_seconds: float = 1.0
+    # Each phase of a request to WeChat or WeCom (connect, send, answer); the outbox's lease follows it.
+    api_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Bearer token for GET /metrics; production answers 403 without one (development serves it openly).
+    metrics_token: str = ""
     # In the embedded default the server drains the outbox itself; production runs `shegong worker`.
     embedded_worker: bool = True
     # Tickets: the template message used when a resident's 48 h customer-service window has closed

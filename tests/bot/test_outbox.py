@@ -16,13 +16,16 @@ from sqlalchemy.orm import Session
 from tenacity import wait_none
 
 from bot import clients as apiclient
+from bot.clients import OutOfTime, WeComClient, worst_case_send_seconds
 from bot.outbox import (
+    RED_RESERVE_PER_MINUTE,
     WECOM_PER_HOUR,
     WECOM_PER_MINUTE,
     Delivery,
     OutboxWorker,
     backoff,
     drain_once,
+    lease_for,
     make_senders,
 )
 from bot.pipeline import record_message
@@ -77,8 +80,10 @@ def late_reply(services: Services, openid: str = "openid-1", text: str = "您好
     return enqueue(services, "wechat_custom", openid, payload)
 
 
-def alert(services: Services, worker: str = "wangxiaoyan", title: str = "【红色】自伤自杀风险") -> int:
-    payload = {"msgtype": "textcard", "textcard": {"title": title, "description": "d", "url": ""}, "level": "red"}
+def alert(
+    services: Services, worker: str = "wangxiaoyan", title: str = "【红色】自伤自杀风险", level: str = "red"
+) -> int:
+    payload = {"msgtype": "textcard", "textcard": {"title": title, "description": "d", "url": ""}, "level": level}
     return enqueue(services, "wecom_app", worker, payload)
 
 
@@ -345,6 +350,37 @@ def test_a_worker_over_30_messages_a_minute_is_postponed_not_dropped(outbox: Ser
     ]
 
 
+def test_a_red_alert_queued_behind_40_routine_messages_goes_first(outbox: Services, api: FakeApi) -> None:
+    routine = [alert(outbox, title=f"工单提醒 {n}", level="blue") for n in range(40)]
+    red = alert(outbox, title="【红色】自伤自杀风险", level="red")
+    assert row(outbox, red).priority > row(outbox, routine[0]).priority
+
+    drain_once(outbox, make_senders(outbox), now=NOW, limit=100)
+
+    titles = [c.body["textcard"]["title"] for c in api.sent(WECOM)]
+    assert titles[0] == "【红色】自伤自杀风险"  # ahead of all 40, though queued last
+    # Routine messages keep a few of WeCom's 30 a minute free for red alerts; the rest wait their minute.
+    assert titles[1:] == [f"工单提醒 {n}" for n in range(WECOM_PER_MINUTE - RED_RESERVE_PER_MINUTE - 1)]
+    assert row(outbox, red).status == "sent"
+
+
+def test_a_red_alert_still_goes_when_routine_messages_used_their_minute(outbox: Services, api: FakeApi) -> None:
+    routine = [alert(outbox, title=f"工单提醒 {n}", level="blue") for n in range(40)]
+    senders = make_senders(outbox)
+    drain_once(outbox, senders, now=NOW, limit=100)
+    sent_routine = WECOM_PER_MINUTE - RED_RESERVE_PER_MINUTE
+    assert statuses(outbox) == {"sent": sent_routine, "pending": len(routine) - sent_routine}
+
+    red = alert(outbox, title="【红色】燃气泄漏", level="red")
+    assert drain_once(outbox, senders, now=NOW + timedelta(seconds=10), limit=100) == 1  # the routine ones wait
+    assert row(outbox, red).status == "sent"
+    assert api.sent(WECOM)[-1].body["textcard"]["title"] == "【红色】燃气泄漏"
+    # A minute later, the red alert again ahead of whatever else is due.
+    second = alert(outbox, title="【红色】有人被困", level="red")
+    drain_once(outbox, senders, now=NOW + timedelta(minutes=1, seconds=1), limit=1)
+    assert row(outbox, second).status == "sent"
+
+
 def test_a_worker_over_1000_messages_an_hour_is_postponed(outbox: Services, api: FakeApi) -> None:
     with outbox.sessions.begin() as session:
         for n in range(WECOM_PER_HOUR):
@@ -378,9 +414,41 @@ def test_a_row_leased_by_a_crashed_drainer_is_taken_again_after_the_lease(outbox
         assert leased.id == outbox_id
     # The drainer died holding it: nobody else takes it during the lease...
     assert drain_once(outbox, make_senders(outbox), now=NOW + timedelta(minutes=1)) == 0
-    # ...and someone does afterwards.
+    # ...and someone does afterwards: the message may have gone out, so it is sent again only under
+    # WeCom's duplicate check, which drops it if it had.
     assert drain_once(outbox, make_senders(outbox), now=NOW + timedelta(minutes=3)) == 1
     assert row(outbox, outbox_id).status == "sent"
+    (call,) = api.sent(WECOM)
+    assert call.body["enable_duplicate_check"] == 1 and call.body["duplicate_check_interval"] == 4 * 3600
+
+
+def test_a_customer_service_message_whose_drainer_died_mid_send_is_not_sent_again(
+    outbox: Services, api: FakeApi
+) -> None:
+    add_resident(outbox, "openid-1", last_inbound=NOW)
+    outbox_id = late_reply(outbox)
+    with outbox.sessions.begin() as session:
+        repo.claim_due_outbox(session, now=NOW, lease=timedelta(minutes=2), limit=10)
+    # WeChat has no duplicate check and cannot be asked whether it arrived: a person must look.
+    assert drain_once(outbox, make_senders(outbox), now=NOW + timedelta(minutes=3)) == 1
+    unknown = row(outbox, outbox_id)
+    assert unknown.status == "unknown" and "lease ran out" in (unknown.last_error or "")
+    assert drain_once(outbox, make_senders(outbox), now=NOW + timedelta(days=1)) == 0
+    assert api.sent(CUSTOM) == []
+
+
+def test_a_send_whose_budget_is_spent_starts_no_request(outbox: Services, api: FakeApi) -> None:
+    client = WeComClient(outbox.settings, outbox.sessions)
+    with pytest.raises(OutOfTime):
+        client.send_app_message("wangxiaoyan", {"msgtype": "text", "text": {"content": "x"}}, budget=0)
+    assert api.calls == []
+
+
+def test_a_lease_outlives_the_slowest_send(outbox: Services) -> None:
+    settings = outbox.settings
+    assert lease_for(settings).total_seconds() > worst_case_send_seconds(settings.api_timeout_seconds)
+    # Leased one row at a time: the lease is for one send, not for a batch of twenty.
+    assert lease_for(settings) < timedelta(minutes=5)
 
 
 def _postgres_only(services: Services) -> None:

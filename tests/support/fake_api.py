@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ class Call:
     path: str
     query: dict[str, str]
     body: dict[str, Any]
+    at: float = 0.0  # time.monotonic() on arrival
+    # False when it reached nobody: a failure answered, or a repeat WeCom's duplicate check dropped
+    delivered: bool = True
 
 
 @dataclass
@@ -29,6 +33,8 @@ class FakeApi:
     token_counter: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     base: str = ""
+    # path -> seconds to wait before answering: the request is acted on at once, the answer comes late
+    delays: dict[str, float] = field(default_factory=dict)
     # WeCom web login: the member the fake authorize page signs in, and the codes it handed out.
     login_as: str = ""
     login_codes: dict[str, str] = field(default_factory=dict)
@@ -45,13 +51,31 @@ class FakeApi:
     def sent(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path == path]
 
+    def deliveries(self, path: str) -> list[Call]:
+        """The requests to `path` that reached someone: what a worker or resident would have seen."""
+        return [c for c in self.calls if c.path == path and c.delivered]
+
+    def _duplicate(self, call: Call) -> bool:
+        """WeCom's enable_duplicate_check: the same JSON delivered within duplicate_check_interval is dropped."""
+        if not call.body.get("enable_duplicate_check"):
+            return False
+        interval = float(call.body.get("duplicate_check_interval", 1800))
+        return any(
+            c.delivered and c.path == call.path and c.body == call.body and call.at - c.at < interval
+            for c in self.calls
+        )
+
     def answer(self, call: Call) -> tuple[int, dict[str, Any]]:
         with self.lock:
+            call.at = time.monotonic()
+            call.delivered = not self._duplicate(call)
             self.calls.append(call)
             if self.down:
+                call.delivered = False
                 return 502, {}
             queued = self.failures.get(call.path)
             if queued:
+                call.delivered = False
                 return 200, {"errcode": queued.pop(0), "errmsg": "fake failure"}
             if call.path in ("/cgi-bin/stable_token", "/cgi-bin/gettoken"):
                 self.token_counter += 1
@@ -89,12 +113,16 @@ def fake_api() -> Iterator[FakeApi]:
                 self.end_headers()
                 return
             status, answer = api.answer(Call(self.command, parsed.path, query, body))
+            time.sleep(api.delays.get(parsed.path, 0.0))
             data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except ConnectionError:
+                pass  # the client gave up waiting (its timeout): the request was acted on all the same
 
         do_GET = _handle
         do_POST = _handle
