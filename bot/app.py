@@ -14,6 +14,7 @@ from bot import webhook, wecom
 from bot.api.deps import AuditStatusMiddleware
 from bot.api.routes import include_api
 from bot.console import include_console
+from bot.limits import RequestGuard
 from bot.outbox import OutboxWorker
 from bot.scheduler import scheduled_jobs
 from bot.services import Services
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.codec = Codec.from_settings(
         settings.wechat_token, settings.wechat_app_id, settings.wechat_aes_key, settings.wechat_aes_key_previous
     )
+    app.add_middleware(RequestGuard)  # innermost: after the audit status and the request id are in place
     app.add_middleware(AuditStatusMiddleware)
     app.include_router(webhook.router)
     app.include_router(wecom.router)

@@ -113,7 +113,14 @@ class Settings(BaseSettings):
     # WeChat waits 5 s; past this budget the answer goes out as a customer-service message instead.
     reply_budget_seconds: float = 4.0
     timestamp_window_seconds: int = 300
-    max_body_bytes: int = 64 * 1024
+    # Request bodies: WeChat's and WeCom's callbacks (64 KiB is our choice), and every other route.
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    max_request_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Plaintext mode's signature does not cover the body: production accepts only the encrypted modes
+    # unless this says otherwise (and then warns at start-up).
+    wechat_allow_plaintext: bool = False
+    # /healthz answers 503 when the database has not answered within this.
+    health_timeout_seconds: float = Field(default=2.0, gt=0)
     dialogue_ttl_minutes: int = 30
     retention_days: int = 180
     outbox_poll_seconds: float = 1.0

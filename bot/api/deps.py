@@ -121,11 +121,21 @@ _bearer = HTTPBearer(auto_error=False, description="a worker's own key (`shegong
 async def current_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
+    known = getattr(request.state, "caller", None)
+    if isinstance(known, Caller):
+        return known  # authenticated (and audited) by bot.limits before the body was read
     presented = credentials.credentials.strip() if credentials is not None else ""
     if not presented:
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
     services: Services = request.app.state.services
     return await run_in_threadpool(_authenticate, services, presented, request)
+
+
+async def authenticate_before_body(request: Request) -> Caller:
+    """Authenticate from the headers alone, before any of the body is read; the route then finds the caller."""
+    caller = await current_caller(request, await _bearer(request))
+    request.state.caller = caller
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
