@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
 
 from bot import webhook, wecom
 from bot.api.deps import AuditStatusMiddleware
 from bot.api.routes import include_api
 from bot.console import include_console
+from bot.health import include_health
 from bot.limits import RequestGuard
 from bot.outbox import OutboxWorker
 from bot.scheduler import scheduled_jobs
@@ -56,8 +56,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     include_api(app)
     include_console(app)  # after the API: its error pages wrap the API's handlers
 
-    @app.get("/healthz")
-    def healthz() -> PlainTextResponse:
-        return PlainTextResponse("ok")
+    include_health(app, services)
 
     return app
