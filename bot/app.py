@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -15,6 +14,7 @@ from bot.api.routes import include_api
 from bot.console import include_console
 from bot.health import include_health
 from bot.limits import RequestGuard
+from bot.logs import ContextThreadPoolExecutor, RequestIdMiddleware
 from bot.outbox import OutboxWorker
 from bot.scheduler import scheduled_jobs
 from bot.services import Services
@@ -45,12 +45,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = FastAPI(title="shegong", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
-    app.state.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="handler")
+    # Runs each call in its caller's context, so a handler's log lines carry the request's id.
+    app.state.executor = ContextThreadPoolExecutor(max_workers=8, thread_name_prefix="handler")
     app.state.codec = Codec.from_settings(
         settings.wechat_token, settings.wechat_app_id, settings.wechat_aes_key, settings.wechat_aes_key_previous
     )
     app.add_middleware(RequestGuard)  # innermost: after the audit status and the request id are in place
     app.add_middleware(AuditStatusMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(webhook.router)
     app.include_router(wecom.router)
     include_api(app)

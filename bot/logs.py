@@ -3,7 +3,10 @@
 Residents' OpenIDs, WeChat's signatures and nonces ride in the callback's query string, and uvicorn's
 access log writes the whole path; `RedactQuery` replaces their values before the line is formatted. During
 an outage the same error would otherwise be logged by every request: `OncePerInterval` lets one line per
-logger, level and message through each interval and counts the rest.
+logger, level, message and error class through each interval and counts the rest, and `OneLineFormatter`
+writes a lost database connection as one line, not a traceback (a bug still gets its traceback).
+A request's id follows it into worker threads through `ContextThreadPoolExecutor` (asyncio's
+`run_in_executor` does not carry context variables over by itself).
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 # Query parameters whose values never reach a log: who sent it, and what would let a request be replayed.
 SENSITIVE_PARAMS = frozenset(
@@ -56,19 +63,21 @@ class RequestId(logging.Filter):
 
 
 class OncePerInterval(logging.Filter):
-    """One record per (logger, level, message template) per interval; the next one says how many were held back."""
+    """One record per (logger, level, message template, error class) per interval; the next one says how many
+    were held back."""
 
     def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.interval = interval
         self.clock = clock
         self._lock = threading.Lock()
-        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+        self._seen: dict[tuple[str, int, str, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key = (record.name, record.levelno, str(record.msg))
+        error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        key = (record.name, record.levelno, str(record.msg), error)
         now = self.clock()
         with self._lock:
             last, held = self._seen.get(key, (float("-inf"), 0))
@@ -81,21 +90,52 @@ class OncePerInterval(logging.Filter):
         return True
 
 
-def configure(level: int = logging.INFO) -> None:
+# Errors that mean "the database (or the network to it) is not there", not "the code is wrong".
+OUTAGES: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Our format; a record whose exception is an outage gets the error's class and first line, not a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        kind, error = (record.exc_info or (None, None, None))[:2]
+        if kind is None or not issubclass(kind, OUTAGES):
+            return super().format(record)
+        lines = str(error).strip().splitlines()
+        short = logging.makeLogRecord(record.__dict__)
+        short.msg = f"{record.getMessage()} ({kind.__name__}: {lines[0] if lines else 'no detail'})"
+        short.args, short.exc_info, short.exc_text = None, None, None
+        return super().format(short)
+
+
+def handler(stream: IO[str] | None = None) -> logging.Handler:
+    """The handler every shegong process logs through (a test attaches one to read the lines)."""
+    made = logging.StreamHandler(stream)
+    made.setFormatter(OneLineFormatter(FORMAT))
+    made.addFilter(RequestId())
+    made.addFilter(OncePerInterval())
+    return made
+
+
+def configure(level: int = logging.INFO, stream: IO[str] | None = None) -> None:
     """Root logging for a shegong process: our format, request ids, redacted access lines, rate-limited errors."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(RequestId())
-    handler.addFilter(OncePerInterval())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler(stream)]
     root.setLevel(level)
-    for chatty in ("bm25s", "jieba", "httpx"):
+    for chatty in ("bm25s", "jieba", "httpx", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     # SQLAlchemy logs statements with their bound parameters (reply text, OpenIDs) at INFO: never on.
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
-    access.addFilter(RedactQuery())
+    if not any(isinstance(f, RedactQuery) for f in access.filters):
+        access.addFilter(RedactQuery())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
@@ -136,3 +176,19 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ContextThreadPoolExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in the context of whoever submitted them (the request id among it)."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        context = contextvars.copy_context()
+
+        def in_context() -> T:
+            return context.run(fn, *args, **kwargs)
+
+        return super().submit(in_context)

@@ -175,6 +175,20 @@ class Settings(BaseSettings):
     def is_development(self) -> bool:
         return self.env == "development"
 
+    def warnings(self) -> list[str]:
+        """What start-up should warn about: settings that work but weaken production."""
+        if not self.is_development and self.wechat_allow_plaintext:
+            return [
+                "SHEGONG_WECHAT_ALLOW_PLAINTEXT is on: plaintext WeChat callbacks are accepted, and their "
+                "signature does not cover the message; switch the account to safe mode and turn it off"
+            ]
+        return []
+
+    def restrict_new_files(self) -> None:
+        """In production every file this process creates (database, indexes, QR codes) is its owner's alone."""
+        if not self.is_development:
+            os.umask(0o077)
+
     def with_development_secrets(self) -> tuple[Settings, dict[str, str]]:
         """Fill missing secrets in development, kept in the data dir so restarts keep them."""
         if not self.is_development:

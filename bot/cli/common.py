@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,7 +21,9 @@ if TYPE_CHECKING:
 def settings_and_generated() -> tuple[Settings, dict[str, str]]:
     """The settings, with development secrets filled in, and which of those were generated just now."""
     try:
-        return get_settings().with_development_secrets()
+        settings = get_settings()
+        settings.restrict_new_files()
+        return settings.with_development_secrets()
     except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -33,9 +34,9 @@ def settings() -> Settings:
 
 
 def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("bm25s", "jieba", "httpx"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    from bot import logs
+
+    logs.configure()
 
 
 def services() -> Services:

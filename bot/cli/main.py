@@ -59,10 +59,17 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="log every request (a reverse proxy usually does)")] = False,
 ) -> None:
     """Run the web server (the WeChat webhook); in the embedded default it also drains the outbox."""
+    import logging
+
     import uvicorn
+
+    from bot.logs import UVICORN_LOG_CONFIG
 
     common.setup_logging()
     settings, generated = common.settings_and_generated()
+    _refuse_unready_database(settings)
+    for warning in settings.warnings():
+        logging.getLogger("shegong").warning(warning)
     if settings.is_development:
         typer.echo(f"development mode; WeChat token: {settings.wechat_token}")
         typer.echo(f"admin token: {settings.admin_token}")
@@ -78,7 +85,28 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=access_log,
+        log_config=UVICORN_LOG_CONFIG,  # keep our handler: one line per event, with the request id
     )
+
+
+def _refuse_unready_database(settings: Settings) -> None:
+    """Stop with one line when the database cannot be served: unreachable, never migrated, or behind."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import make_engine
+    from storage.migrate import schema_problem
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            problem = schema_problem(connection)
+    except SQLAlchemyError as exc:
+        problem = f"the database cannot be reached ({type(exc).__name__}: {str(exc).strip().splitlines()[0]})"
+    finally:
+        engine.dispose()
+    if problem is not None:
+        typer.echo(f"{problem}; run `shegong migrate` first", err=True)
+        raise typer.Exit(1)
 
 
 def web_app() -> FastAPI:
@@ -97,7 +125,9 @@ def worker() -> None:
     from bot.services import Services
 
     common.setup_logging()
-    services = Services(common.settings())
+    settings = common.settings()
+    _refuse_unready_database(settings)
+    services = Services(settings)
     outbox = OutboxWorker(services)
     outbox.periodic.extend(scheduled_jobs(services))
     typer.echo("worker started; Ctrl-C to stop")
