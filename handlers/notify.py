@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from handlers.base import Context
 from handlers.communities import spec_of
+from handlers.runtime import Settings
 from handlers.service_window import push_fits_window
 from storage import repositories as repo
 from storage.models import Community, Resident
@@ -26,6 +27,30 @@ log = logging.getLogger(__name__)
 
 # The three text styles a WeCom textcard description knows.
 CardLine = tuple[Literal["highlight", "gray", "normal"], str]
+
+
+# Where the console is when SHEGONG_PUBLIC_URL is not set (development on one machine).
+LOCAL_CONSOLE = "http://127.0.0.1:8000"
+
+
+def console_url(settings: Settings, path: str) -> str:
+    """The console page a card leads to: WeCom's textcard needs an absolute http(s) url."""
+    return (settings.public_url or LOCAL_CONSOLE).rstrip("/") + path
+
+
+def worker_name(community: Community | None, userid: str | None) -> str:
+    """What a card calls a worker: their name from the community file, else their WeCom userid."""
+    if not userid:
+        return "未指定"
+    if community is not None:
+        spec = spec_of(community)
+        people = [spec.duty, *(g.worker for g in spec.grids), *spec.teams.values()]
+        if spec.escalation:
+            people += [spec.escalation.leader, spec.escalation.street]
+        for person in people:
+            if person is not None and person.wecom_userid == userid:
+                return person.name
+    return userid
 
 
 def wecom_card(title: str, lines: Sequence[CardLine], *, url: str = "", button: str = "详情") -> dict[str, Any]:
@@ -78,6 +103,7 @@ def alert_duty_worker(ctx: Context, *, label: str, text: str, level: str) -> Non
             ("normal", f"居民原话：{text[:200]}"),
             ("normal", "请立即电话或上门联系，处理后在系统中登记。"),
         ],
+        url=console_url(ctx.settings, "/console/"),
     )
     ctx.send_later(
         channel="wecom_app",

@@ -34,6 +34,9 @@ class Settings(Protocol):
     @property
     def activity_template_id(self) -> str: ...
 
+    @property
+    def public_url(self) -> str: ...
+
 
 class Knowledge(Protocol):
     """The knowledge base as handlers search it (bot.knowledge.LiveKnowledge; a KnowledgeIndex also fits)."""

@@ -152,6 +152,10 @@ def _refusal(request: Request, title: str, text: str, status: int) -> Response:
 @router.get("/login")
 def login_page(request: Request, next: str = "") -> Response:
     services = services_of(request)
+    settings = services.settings
+    if "wxwork" in request.headers.get("user-agent", "").lower() and settings.wecom_corp_id and settings.wecom_secret:
+        # Opened from a card in WeCom's own browser: WeCom already knows who this is.
+        return RedirectResponse(f"/console/oauth?{urlencode({'next': _safe_next(next)})}", status_code=303)
     return page(
         request,
         "login.html",

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from handlers.flows import TICKET_RATING, TicketRating
-from handlers.notify import push_to_resident
+from handlers.notify import push_to_resident, worker_name
 from handlers.runtime import Settings
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
 from handlers.tickets.routing import Routing, routing_for
@@ -164,7 +164,8 @@ def _transfer(step: _Step) -> ActionResult:
         ticket,
         userid=target,
         title=f"【{COLOUR_NAMES[ticket.colour]}】转派工单 {ticket.code}",
-        lead=f"{step.worker} 将此工单转给您" + (f"：{note}" if note else ""),
+        lead=f"{worker_name(step.session.get(Community, ticket.community_id), step.worker)} 将此工单转给您"
+        + (f"：{note}" if note else ""),
         dedupe_key=f"ticket:{ticket.code}:transfer:{event_id}",
         now=step.now,
     )

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.notify import push_to_resident, wecom_card
+from handlers.notify import console_url, push_to_resident, wecom_card
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from handlers.runtime import Settings
 from handlers.tickets.routing import routing_for
@@ -64,6 +64,8 @@ def _card(
             ("normal", f"联系电话：{phone}　时限：{format_local(ticket.due_at)}"),
             ("normal", closing),
         ],
+        url=console_url(settings, f"/console/tickets/{ticket.code}"),
+        button="打开工单",
     )
     return card | {"ticket": ticket.code, "level": ticket.colour}
 

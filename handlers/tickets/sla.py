@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from handlers.notify import worker_name
 from handlers.runtime import Settings
 from handlers.tickets.notices import alert_worker
 from handlers.tickets.routing import routing_for
@@ -60,7 +61,7 @@ def check_deadlines(session: Session, settings: Settings, *, now: datetime) -> S
                 ticket,
                 userid=target,
                 title=f"【升级·{colour}】工单 {ticket.code} 逾期未办结",
-                lead=f"负责人 {ticket.assignee or '未指定'} 未在时限内办结，已升级到您（第 {level} 级）",
+                lead=f"负责人 {worker_name(community, ticket.assignee)} 未在时限内办结，已升级到您（第 {level} 级）",
                 dedupe_key=f"ticket:{ticket.code}:escalate:{level}",
                 now=now,
                 closing="请督办：可回复“转派 工单号 账号”指定处理人，或直接“接单 工单号”。",
