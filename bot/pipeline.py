@@ -9,16 +9,18 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast, get_args
 
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.dispatcher import URGENT
 from bot.services import Services
 from handlers.base import Context
 from handlers.flows import CHOOSE_COMMUNITY
-from handlers.messages import EmptyReply, Inbound, Reply, TextReply, reply_text
+from handlers.messages import EmptyReply, Inbound, InboundKind, Reply, TextReply, reply_text
+from handlers.notify import duty_worker, resident_place, wecom_card
 from handlers.residents import ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
@@ -26,7 +28,10 @@ from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "抱歉，系统刚才出了点小问题，您的消息已经记下了。请稍后再试，着急的话请直接联系社区居委会。"
+APOLOGY = "抱歉，系统刚才出了点小问题，没能马上处理您的消息。过几分钟会自动再试，处理好了就回复您；着急的话请直接联系社区居委会。"
+GAVE_UP = "抱歉，您刚才的消息还是没能处理好，已经请社区工作人员来看，会尽快联系您。"
+# After the first failure (in the webhook) a message is tried again after each of these; then a person sees it.
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5))
 
 
 class Handoff:
@@ -163,6 +168,7 @@ def handle_message(
             return Handled(reply if in_response else None, cls, status)
     except Exception:
         log.exception("handling inbound message %s failed", inbound_id)
+        metrics.count_handler_failure()
         return _apologise(services, msg, inbound_id, handoff=handoff, now=now)
 
 
@@ -233,12 +239,73 @@ def _record_reply(ctx: Context, reply: Reply, *, in_response: bool) -> None:
 
 
 def _apologise(services: Services, msg: Inbound, inbound_id: int, *, handoff: Handoff | None, now: datetime) -> Handled:
-    cls = Classification(Intent.UNKNOWN, 0.0, "error")
-    reply = TextReply(APOLOGY)
+    """The handler failed and its transaction is gone: say so truthfully, and keep the message for a retry.
+
+    The first failure answers the resident; retries fail quietly; the last one tells the resident a person
+    will look, and alerts the worker on duty with what the resident said.
+    """
+    cls = services.dispatcher.classify(msg)
     # If this write fails too, the exception reaches the webhook, which answers 503 so WeChat retries.
     with services.sessions.begin() as session:
         ctx = _context(services, session, msg, inbound_id, now)
+        attempts = repo.fail_inbound(session, inbound_id=inbound_id, now=now, delays=RETRY_DELAYS)
         in_response = handoff is None or handoff.take_reply()
-        _record_reply(ctx, reply, in_response=in_response)
-        repo.finish_inbound(session, inbound_id=inbound_id, status="failed", now=now, intent=None, confidence=None)
-    return Handled(reply if in_response else None, cls, "failed")
+        gave_up = attempts > len(RETRY_DELAYS)
+        if attempts == 1 or gave_up:
+            _record_reply(ctx, TextReply(GAVE_UP if gave_up else APOLOGY), in_response=in_response)
+        if gave_up:
+            _surface_failure(ctx, msg, cls)
+    reply = TextReply(GAVE_UP if gave_up else APOLOGY) if attempts == 1 or gave_up else None
+    return Handled(reply if in_response else None, Classification(Intent.UNKNOWN, 0.0, "error"), "failed")
+
+
+def _surface_failure(ctx: Context, msg: Inbound, cls: Classification) -> None:
+    level = "red" if cls.intent in URGENT else "yellow"
+    card = wecom_card(
+        "【待人工处理】居民消息处理失败",
+        [
+            ("highlight", "系统多次处理失败，请人工查看并联系居民"),
+            ("gray", f"{ctx.community.name if ctx.community else '未分配社区'} · {resident_place(ctx)}"),
+            ("normal", f"居民原话：{(msg.text or msg.raw_type or msg.kind)[:200]}"),
+        ],
+    )
+    ctx.send_later(
+        channel="wecom_app",
+        recipient=duty_worker(ctx) or "@duty",
+        payload=card | {"level": level, "resident_id": ctx.resident.id},
+        dedupe_key=f"failed:{ctx.inbound_id}",
+    )
+
+
+def retry_failed_messages(services: Services, *, now: datetime | None = None) -> int:
+    """Handle again the messages whose retry is due (the scheduler calls this); the reply goes out pushed."""
+    now = now or services.clock()
+    with services.sessions.begin() as session:
+        due = repo.take_due_retries(session, now=now)
+    for row in due:
+        late = Handoff()
+        late.expire()
+        handle_message(services, _inbound_of(row), row.id, handoff=late, now=now)
+    return len(due)
+
+
+_KINDS = frozenset(get_args(InboundKind)) - {"unknown"}
+
+
+def _inbound_of(row: repo.StoredInbound) -> Inbound:
+    payload = row.payload or {}
+    return Inbound(
+        sender=row.openid,
+        kind=cast(InboundKind, row.msg_type) if row.msg_type in _KINDS else "unknown",
+        created_at=row.created_time,
+        text=row.content or "",
+        msg_id=row.msg_id,
+        event=row.event,
+        event_key=payload.get("event_key"),
+        media_id=payload.get("media_id"),
+        pic_url=payload.get("pic_url"),
+        latitude=payload.get("latitude"),
+        longitude=payload.get("longitude"),
+        label=payload.get("label"),
+        raw_type=row.msg_type,
+    )

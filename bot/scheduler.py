@@ -1,4 +1,4 @@
-"""The periodic jobs a worker runs besides draining the outbox: deadlines, reminders, retention.
+"""The periodic jobs a worker runs besides draining the outbox: deadlines, reminders, retention, retries.
 
 Each job is a plain function of `now` wrapped by `throttled`, so the outbox loop may call every job on
 every tick and each still runs at most once per its interval.
@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.pipeline import retry_failed_messages
 from bot.services import Services
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
@@ -77,5 +78,14 @@ def retention_job(services: Services, *, every: timedelta = timedelta(hours=1)) 
     return throttled(every, run)
 
 
+def retry_job(services: Services, *, every: timedelta = timedelta(seconds=20)) -> Job:
+    """Messages whose handling failed are tried again (bounded, with backoff: see bot.pipeline)."""
+
+    def run(now: datetime) -> None:
+        retry_failed_messages(services, now=now)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
-    return [sla_job(services), reminder_job(services), retention_job(services)]
+    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services)]

@@ -86,6 +86,7 @@ class InboundMessage(Base):
     """Every message or event WeChat delivered, recorded once before it is handled."""
 
     __tablename__ = "inbound_message"
+    __table_args__ = (Index("ix_inbound_message_retry", "status", "retry_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # "m:<MsgId>" for messages, "e:<openid>:<CreateTime>:<Event>" for events (their MsgId is 0).
@@ -99,11 +100,14 @@ class InboundMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_time: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # received -> handling -> replied | deferred | failed
+    # received -> handling -> replied | deferred | failed; failed -> received again while retries are left
     status: Mapped[str] = mapped_column(String(16), default="received")
     intent: Mapped[str | None] = mapped_column(String(32))
     confidence: Mapped[float | None]
     handled_at: Mapped[datetime | None]
+    # Handling attempts that failed, and when the next one is due (None: no more retries).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None]
 
 
 class OutboundMessage(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -209,6 +210,72 @@ def finish_inbound(
         _FINISH,
         {"inbound": inbound_id, "new_status": status, "at": now, "new_intent": intent, "new_confidence": confidence},
     )
+
+
+def fail_inbound(session: Session, *, inbound_id: int, now: datetime, delays: Sequence[timedelta]) -> int:
+    """Mark the message's handling failed; the next try is due after the delay for this attempt, or never
+    once the delays are used up. Returns the number of failed attempts so far."""
+    attempts = int(
+        session.execute(
+            update(_INBOUND)
+            .where(_INBOUND.c.id == inbound_id)
+            .values(status="failed", handled_at=now, attempts=_INBOUND.c.attempts + 1)
+            .returning(_INBOUND.c.attempts)
+        ).scalar_one()
+    )
+    retry_at = now + delays[attempts - 1] if attempts <= len(delays) else None
+    session.execute(update(_INBOUND).where(_INBOUND.c.id == inbound_id).values(retry_at=retry_at))
+    return attempts
+
+
+@dataclass(frozen=True)
+class StoredInbound:
+    id: int
+    openid: str
+    msg_type: str
+    event: str | None
+    content: str | None
+    payload: dict[str, Any]
+    msg_id: int | None
+    created_time: datetime
+
+
+def take_due_retries(session: Session, *, now: datetime, limit: int = 20) -> list[StoredInbound]:
+    """Failed messages whose next try is due, set back to "received" so one worker handles each."""
+    query = (
+        select(
+            _INBOUND.c.id,
+            _RESIDENTS.c.openid,
+            _INBOUND.c.msg_type,
+            _INBOUND.c.event,
+            _INBOUND.c.content,
+            _INBOUND.c.payload,
+            _INBOUND.c.msg_id,
+            _INBOUND.c.created_time,
+        )
+        .join(_RESIDENTS, _RESIDENTS.c.id == _INBOUND.c.resident_id)
+        .where(_INBOUND.c.status == "failed", _INBOUND.c.retry_at <= now)
+        .order_by(_INBOUND.c.retry_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=_INBOUND, skip_locked=True)
+    rows = [StoredInbound(**row._mapping) for row in session.execute(query)]
+    if rows:
+        session.execute(
+            update(_INBOUND)
+            .where(_INBOUND.c.id.in_([r.id for r in rows]), _INBOUND.c.status == "failed")
+            .values(status="received", retry_at=None)
+        )
+    return rows
+
+
+def failed_messages(session: Session, *, community_id: int | None = None, limit: int = 100) -> list[InboundMessage]:
+    """Messages whose handling failed for good (no retry left), newest first: a person must look at them."""
+    query = select(InboundMessage).where(InboundMessage.status == "failed", InboundMessage.retry_at.is_(None))
+    if community_id is not None:
+        query = query.where(InboundMessage.community_id == community_id)
+    return list(session.scalars(query.order_by(InboundMessage.id.desc()).limit(limit)))
 
 
 _NEW_OUTBOUND = insert(_OUTBOUND)

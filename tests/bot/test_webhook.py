@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -25,6 +26,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from bot import webhook
 from bot.app import create_app
 from bot.outbox import drain_once, make_senders
+from bot.pipeline import retry_failed_messages
 from bot.services import Services
 from storage import repositories as repo
 from storage.db import make_engine
@@ -763,6 +765,80 @@ def test_a_handler_error_gets_a_polite_apology_not_a_500(
         assert session.scalars(select(InboundMessage)).one().status == "failed"
     # The retry is told the same, and the handler is not run again.
     assert reply_text(wechat, post(quick_client, wechat, xml, "safe")) == answer
+
+
+def test_a_failed_message_is_tried_again_and_its_answer_pushed(
+    db_url: str, tmp_path: Path, wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fake_api() as api:
+        settings = make_settings(db_url, tmp_path, wechat_api_base=api.base, wecom_api_base=api.base)
+        services = Services(settings)
+        try:
+            add_heping(services)
+            real = services.dispatcher.dispatch
+            calls: list[int] = []
+
+            def flaky(ctx: Any, msg: Any) -> Any:
+                calls.append(1)
+                if len(calls) == 1:
+                    raise RuntimeError("a passing fault in a handler")
+                return real(ctx, msg)
+
+            monkeypatch.setattr(services.dispatcher, "dispatch", flaky)
+            with TestClient(create_app(settings, services)) as client:
+                answer = reply_text(wechat, post(client, wechat, wechat.text("openid-r", "你好"), "safe"))
+            assert answer is not None and "自动再试" in answer and "记下了" not in answer
+            assert _status_of_only(services) == ("failed", 1)
+            # Not due yet: nothing happens.
+            assert retry_failed_messages(services) == 0
+            later = services.clock() + timedelta(minutes=2)
+            assert retry_failed_messages(services, now=later) == 1
+            assert _status_of_only(services) == ("deferred", 1)
+            assert drain_once(services, make_senders(services), now=later) == 1
+            sends = api.sent("/cgi-bin/message/custom/send")
+            assert len(sends) == 1 and "有什么可以帮您" in sends[0].body["text"]["content"]
+            assert api.sent("/cgi-bin/message/send") == []  # nobody had to be told
+        finally:
+            services.close()
+
+
+def test_a_message_that_keeps_failing_reaches_the_worker_on_duty(
+    db_url: str, tmp_path: Path, wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fake_api() as api:
+        settings = make_settings(db_url, tmp_path, wechat_api_base=api.base, wecom_api_base=api.base)
+        services = Services(settings)
+        try:
+            add_heping(services)
+
+            def broken(ctx: Any, msg: Any) -> Any:
+                raise RuntimeError("a bug in a handler")
+
+            monkeypatch.setattr(services.dispatcher, "dispatch", broken)
+            with TestClient(create_app(settings, services)) as client:
+                post(client, wechat, wechat.text("openid-k", "楼道灯坏了三天了"), "safe")
+            later = services.clock()
+            for minutes in (2, 8):
+                later += timedelta(minutes=minutes)
+                assert retry_failed_messages(services, now=later) == 1
+            assert retry_failed_messages(services, now=later + timedelta(hours=1)) == 0
+            with services.sessions.begin() as session:
+                (failed,) = repo.failed_messages(session)
+                assert (failed.attempts, failed.retry_at, failed.content) == (3, None, "楼道灯坏了三天了")
+            drain_once(services, make_senders(services), now=later)
+            (card,) = api.sent("/cgi-bin/message/send")
+            assert card.body["touser"] == "wangxiaoyan"
+            assert "处理失败" in str(card.body) and "楼道灯坏了三天了" in str(card.body)
+            (pushed,) = api.sent("/cgi-bin/message/custom/send")
+            assert "工作人员" in pushed.body["text"]["content"]
+        finally:
+            services.close()
+
+
+def _status_of_only(services: Services) -> tuple[str, int]:
+    with services.sessions.begin() as session:
+        row = session.scalars(select(InboundMessage)).one()
+        return row.status, row.attempts
 
 
 # --- the 5-second budget ---------------------------------------------------------------------------------
