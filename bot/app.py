@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from bot import webhook, wecom
+from bot import metrics, webhook, wecom
 from bot.api.deps import AuditStatusMiddleware
 from bot.api.routes import include_api
 from bot.console import include_console
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(RequestIdMiddleware)
     app.include_router(webhook.router)
     app.include_router(wecom.router)
+    app.include_router(metrics.router)  # GET /metrics, for Prometheus
     include_api(app)
     include_console(app)  # after the API: its error pages wrap the API's handlers
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -26,7 +30,11 @@ from handlers.clock import Clock
 from storage.models import PRIORITY_RED
 from storage.outbox import outbox_backlog, undelivered_alerts
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
+router = APIRouter()
 
 REGISTRY = CollectorRegistry()
 
@@ -70,6 +78,12 @@ def observe_reply_latency(seconds: float, late: bool) -> None:
     REPLY_LATENCY.observe(max(seconds, 0.0))
     if late:
         LATE_REPLIES.inc()
+
+
+def observe_reply_since(started: float, *, budget: float) -> None:
+    """The webhook's answer is ready `started` (time.monotonic()) ago: late when past the reply budget."""
+    seconds = time.monotonic() - started
+    observe_reply_latency(seconds, late=seconds >= budget)
 
 
 def count_handler_failure() -> None:
@@ -163,3 +177,14 @@ def scrape_refusal(settings: Settings, authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
         return "a valid bearer token is required"
     return None
+
+
+@router.get("/metrics", include_in_schema=False)
+def scrape(request: Request) -> Response:
+    services: Services = request.app.state.services
+    refused = scrape_refusal(services.settings, request.headers.get("authorization"))
+    if refused is not None:
+        status = 403 if not services.settings.metrics_token else 401
+        return PlainTextResponse(refused, status_code=status, headers={"www-authenticate": "Bearer"})
+    body, content_type = render(services.sessions, services.clock)
+    return Response(body, media_type=content_type)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import metrics
 from bot.pipeline import Handoff, handle_message, record_message, stored_reply
 from bot.services import Services
 from bot.wechat import (
@@ -136,6 +137,7 @@ async def receive(
 
     try:
         reply = await _handle(services, executor, msg, started=started)
+        metrics.observe_reply_since(started, budget=settings.reply_budget_seconds)
     except SQLAlchemyError:
         # Unrecorded means unanswered: let WeChat retry rather than lose the message.
         log.exception("database unavailable for inbound message")
@@ -188,6 +190,7 @@ def _record_and_handle(services: Services, msg: Inbound, handoff: Handoff) -> Re
         # means the first delivery was recorded but never handled, the database failing mid-way: handle it.)
         return stored_reply(services, recorded.inbound_id)[1]
     handled = handle_message(services, msg, recorded.inbound_id, handoff=handoff)
+    metrics.count_message(msg.kind, handled.status if handled else "duplicate")
     if handled is None:
         # A concurrent delivery of this message held the claim and has now finished it (the claim
         # commits with the reply, so until then the row still reads "received"): answer as it did.
