@@ -305,6 +305,7 @@ def _self_harm(text: str, *, reported: bool) -> bool:
 
 
 def _distress(text: str) -> bool:
+    text = _NEGATED_WISH.sub("", text)
     if _DISTRESS_STRONG.search(text):
         return True
     return sum(1 for p in _DISTRESS_WEAK if p.search(text)) >= 2

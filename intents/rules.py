@@ -51,6 +51,19 @@ _FRAUD = re.compile(
     r"(点|发|给).{0,4}链接|验证码|安全账户|刷单|冻结.{0,8}(解冻|链接|转账)|(冒充|自称).{0,6}(公安|警察|客服|领导)|中奖.{0,6}(手续费|转账)"
 )
 
+# A household fault named with a danger word is a report, whatever the model makes of "煤气" or "电":
+# "天然气灶打不着火找谁修", "电梯又停了", "楼道里有人拉飞线充电", "电线老化 铜丝都露出来了".
+_EVERYDAY_REPORT = re.compile(
+    r"(灶|热水器|壁挂炉).{0,6}(打不着|点不着|不着火|打不了火|熄火|不出热水|坏)"
+    r"|电梯.{0,8}(坏|停|不动|卡住|故障|门关不|抖|异响|冒烟)"
+    r"|(停水|没水|断水)了|水管.{0,4}(爆|裂|破|漏)|爆管"
+    r"|飞线|拉.{0,4}线.{0,6}充电|(楼道|走廊|楼梯|电梯|门厅).{0,10}(充电|电瓶车|电动车)"
+    r"|电线.{0,8}(老化|裸露|外露|露出|破皮)|铜丝.{0,4}露"
+)
+_NOT_A_REPORT = re.compile(r"通知|在哪看|几点|多久|什么时候|啥时候|要不要|能不能申请|补贴|多少钱")
+# "想死你了", "可想死我了": missing someone is a greeting, not a wish.
+_MISSED_YOU = re.compile(r"想死(你|您|你们|我|咱|大家)了")
+
 _SCORE = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
 
 
@@ -129,6 +142,8 @@ def match_rules(text: str) -> Classification | None:
         return Classification(Intent.LEGAL, 0.9, "rule", {"topic": "fraud"})
     if _STATUS_WORDS.search(stripped) and len(stripped) <= 20:
         return Classification(Intent.TICKET_STATUS, 0.9, "rule")
-    if _GREETING.match(stripped):
+    if _EVERYDAY_REPORT.search(stripped) and not _NOT_A_REPORT.search(stripped):
+        return Classification(Intent.GRIEVANCE, 0.9, "rule", {"everyday_report": "1"})
+    if _GREETING.match(stripped) or (_MISSED_YOU.search(stripped) and len(stripped) <= 20):
         return Classification(Intent.GREETING, 1.0, "rule")
     return None

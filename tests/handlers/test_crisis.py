@@ -64,7 +64,11 @@ def alerts(services: Services) -> list[str]:
         rows = session.scalars(
             select(OutboxMessage).where(OutboxMessage.channel == "wecom_app").order_by(OutboxMessage.id)
         ).all()
-        return [str(row.payload.get("level")) for row in rows if "level" in row.payload]
+        return [
+            str(row.payload.get("level"))
+            for row in rows
+            if "resident_id" in row.payload and "ticket" not in row.payload
+        ]
 
 
 def tickets(services: Services) -> int:
