@@ -129,7 +129,9 @@ def _rows(viewer: Viewer, tickets: list[Ticket], now: datetime) -> list[Row]:
                 ticket=t,
                 community=info.name if info else "",
                 assignee=viewer.name_of(t.assignee),
-                countdown=countdown(t.due_at, now) if t.is_open else STATUS_LABELS.get(t.status, t.status),
+                countdown=countdown(t.due_at, now)
+                if t.is_open
+                else f"{local_time(t.resolved_at or t.updated_at)} 办结",
                 late=late,
             )
         )
