@@ -7,9 +7,13 @@ import stat
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from bot.app import create_app
+from bot.services import Services
 from bot.settings import PRODUCTION_SECRETS, SECRET_VALUES, ConfigError, Settings, get_settings
-from tests.conftest import AES_KEY
+from tests.conftest import AES_KEY, make_settings
+from tests.support.wechat import FakeWeChat
 
 REAL_SECRETS = {
     "wechat_token": "a-real-token-4f9c",
@@ -162,3 +166,45 @@ def test_an_empty_database_url_is_a_clear_error(env: str, monkeypatch: pytest.Mo
     monkeypatch.setenv("SHEGONG_DATABASE_URL", "")
     with pytest.raises(ConfigError, match="SHEGONG_DATABASE_URL is empty"):
         Settings(_env_file=None, env=env, **REAL_SECRETS)  # type: ignore[call-arg]
+
+
+def test_request_body_limits_and_health_timeout_have_sensible_defaults() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.max_request_body_bytes == 1024 * 1024
+    assert 0 < settings.health_timeout_seconds < 5
+    assert settings.wechat_allow_plaintext is False
+
+
+def production_webhook(sqlite_url: str, tmp_path: Path, **overrides: object) -> tuple[TestClient, FakeWeChat]:
+    settings = make_settings(sqlite_url, tmp_path, env="production", **{**REAL_SECRETS, **overrides})
+    client = TestClient(create_app(settings, Services(settings)))
+    return client, FakeWeChat(settings.wechat_token, settings.wechat_app_id, settings.wechat_aes_key)
+
+
+def test_production_refuses_plaintext_wechat_callbacks(sqlite_url: str, tmp_path: Path) -> None:
+    client, wechat = production_webhook(sqlite_url, tmp_path)
+    try:
+        message = wechat.event("oPLAIN-resident", "CLICK", "HELP")
+        path, body = wechat.request(message, mode="plain")
+        # A logged URL re-posted with a forged body is signed just the same in plaintext mode: refused.
+        assert client.post(path, content=body).status_code == 403
+        assert client.post(path + "&encrypt_type=raw", content=body).status_code == 403
+        # The encrypted modes still work.
+        for mode in ("safe", "compatible"):
+            path, body = wechat.request(wechat.event("oPLAIN-resident", "CLICK", "HELP"), mode=mode)
+            assert client.post(path, content=body).status_code == 200, mode
+    finally:
+        client.app.state.services.close()  # type: ignore[attr-defined]
+
+
+def test_production_accepts_plaintext_only_when_allowed_and_warns(sqlite_url: str, tmp_path: Path) -> None:
+    client, wechat = production_webhook(sqlite_url, tmp_path, wechat_allow_plaintext=True)
+    try:
+        path, body = wechat.request(wechat.event("oPLAIN-resident", "CLICK", "HELP"), mode="plain")
+        assert client.post(path, content=body).status_code == 200
+        assert any("SHEGONG_WECHAT_ALLOW_PLAINTEXT" in w for w in client.app.state.services.settings.warnings())  # type: ignore[attr-defined]
+    finally:
+        client.app.state.services.close()  # type: ignore[attr-defined]
+    assert production().warnings() == []
+    # Development has nothing to warn of: plaintext is how a test account starts.
+    assert Settings(_env_file=None).warnings() == []  # type: ignore[call-arg]
