@@ -21,9 +21,11 @@ from handlers.base import Context
 from handlers.flows import CHOOSE_COMMUNITY
 from handlers.messages import EmptyReply, Inbound, InboundKind, Reply, TextReply, reply_text
 from handlers.notify import duty_worker, resident_place, wecom_card
+from handlers.privacy import seal_message
 from handlers.residents import ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
+from storage.masking import has_identifiers
 from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ def record_message(services: Services, msg: Inbound, *, now: datetime | None = N
             msg_type=msg.raw_type or msg.kind,
             event=msg.event,
             content=msg.text or None,
-            payload=_payload(msg),
+            payload=_payload(msg, services.settings.secret_key),
             created_time=msg.created_at,
             received_at=now,
         )
@@ -118,7 +120,7 @@ def _open_service_window(session: Session, resident_id: int, msg: Inbound, now: 
         repo.open_window(session, resident_id=resident_id, by_message=False, at=now)
 
 
-def _payload(msg: Inbound) -> dict[str, Any]:
+def _payload(msg: Inbound, secret_key: str) -> dict[str, Any]:
     fields = {
         "event_key": msg.event_key,
         "media_id": msg.media_id,
@@ -127,7 +129,11 @@ def _payload(msg: Inbound) -> dict[str, Any]:
         "longitude": msg.longitude,
         "label": msg.label,
     }
-    return {k: v for k, v in fields.items() if v is not None}
+    payload = {k: v for k, v in fields.items() if v is not None}
+    if msg.text and secret_key and has_identifiers(msg.text):
+        # The stored content is masked (storage/masking.py); the words in full are sealed beside it.
+        payload["sealed"] = seal_message(secret_key, msg.text)
+    return payload
 
 
 def stored_reply(services: Services, inbound_id: int) -> tuple[str, Reply | None]:

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # Distinct "info" per purpose, so a key derived for phones is useless for anything else.
 _PHONE_INFO = b"shegong/phone-at-rest/v1"
+_MESSAGE_INFO = b"shegong/message-at-rest/v1"
 
 
 class DecryptionError(ValueError):
@@ -41,3 +42,15 @@ def mask_phone(phone: str) -> str:
     if len(digits) < 7:
         return "***"
     return f"{digits[:3]}****{digits[-4:]}"
+
+
+def seal_message(secret_key: str, text: str) -> str:
+    """A resident's words in full, encrypted: kept beside the masked copy for a worker allowed to see them."""
+    return _fernet(secret_key, _MESSAGE_INFO).encrypt(text.encode("utf-8")).decode("ascii")
+
+
+def unseal_message(secret_key: str, token: str) -> str:
+    try:
+        return _fernet(secret_key, _MESSAGE_INFO).decrypt(token.encode("ascii")).decode("utf-8")
+    except InvalidToken as exc:
+        raise DecryptionError("message cannot be decrypted with this key") from exc

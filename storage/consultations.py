@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from storage.masking import MaskedText
 from storage.models import Base, utcnow
 
 
@@ -18,7 +19,7 @@ class Consultation(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"), unique=True)
     domain: Mapped[str] = mapped_column(String(16))  # legal | psych | service | general
-    question: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(MaskedText)
     # open -> assigned -> closed
     status: Mapped[str] = mapped_column(String(16), default="open")
     assigned_to: Mapped[str | None] = mapped_column(String(64))

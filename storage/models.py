@@ -19,6 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.masking import MaskedJSON, MaskedText
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -96,7 +98,7 @@ class InboundMessage(Base):
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"), index=True)
     msg_type: Mapped[str] = mapped_column(String(32))
     event: Mapped[str | None] = mapped_column(String(64))
-    content: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[str | None] = mapped_column(MaskedText)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_time: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -121,7 +123,7 @@ class OutboundMessage(Base):
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # passive | custom | template
     kind: Mapped[str] = mapped_column(String(16))  # text | image | news | empty
-    content: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[str | None] = mapped_column(MaskedText)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -154,7 +156,7 @@ class OutboxMessage(Base):
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))  # wechat_custom | wechat_template | wecom_app
     recipient: Mapped[str] = mapped_column(String(128))
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(MaskedJSON, default=dict)
     # pending -> sending -> sent | dead | unknown ; back to pending with a later next_attempt_at on failure.
     # unknown: the API may have delivered it (a timeout after sending) and cannot be asked; never re-sent.
     status: Mapped[str] = mapped_column(String(16), default="pending")

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, exists, select
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, exists, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.db import insert_unless_duplicate
+from storage.masking import MaskedString, MaskedText
 from storage.models import Base, Resident
 
 # Read aloud over the phone, 0/O, 1/I/L are easily confused: leave them out.
@@ -44,10 +45,10 @@ class Ticket(Base):
     building: Mapped[str | None] = mapped_column(String(32))
     unit: Mapped[str | None] = mapped_column(String(32))
     # What a person reads: "3号楼2单元", or the label of a WeChat location message.
-    place: Mapped[str] = mapped_column(String(200), default="")
+    place: Mapped[str] = mapped_column(MaskedString(200), default="")
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
-    description: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(MaskedText)
     assignee: Mapped[str | None] = mapped_column(String(64))
     # 0 = the responsible worker; each missed deadline moves one step up the escalation chain.
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
@@ -56,7 +57,7 @@ class Ticket(Base):
     reminded: Mapped[bool] = mapped_column(default=False)
     # Nobody left to escalate to: the SLA job stops looking at it (it still lists as overdue).
     chain_exhausted: Mapped[bool] = mapped_column(default=False)
-    latest_note: Mapped[str | None] = mapped_column(Text)
+    latest_note: Mapped[str | None] = mapped_column(MaskedText)
     rating: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -88,7 +89,7 @@ class TicketEvent(Base):
     # "resident:<id>", "worker:<wecom userid>", "api:<wecom userid>", "system"
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(32))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(MaskedText)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The delivery that caused it (e.g. "wecom:<MsgId>"): a retried callback finds the first event.
     source_key: Mapped[str | None] = mapped_column(String(100), unique=True)
