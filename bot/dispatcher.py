@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from handlers.base import UNHANDLED, Context, Router
 from handlers.messages import Inbound, Reply
+from handlers.slots import resume_paused
 from intents import Classification, Classifier, Intent
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,12 @@ class Dispatcher:
         return Classification(Intent.UNKNOWN, 1.0, "kind")
 
     def dispatch(self, ctx: Context, msg: Inbound) -> DispatchResult:
+        result = self._dispatch(ctx, msg)
+        # A flow the message interrupted (handlers/slots.py) waits again, unless it started one of its own.
+        reply = resume_paused(ctx, result.reply)
+        return result if reply is result.reply else replace(result, reply=reply)
+
+    def _dispatch(self, ctx: Context, msg: Inbound) -> DispatchResult:
         cls = self.classify(msg)
         ctx.classification = cls
         if cls.intent not in URGENT and msg.kind != "event":

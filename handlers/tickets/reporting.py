@@ -11,11 +11,11 @@ from handlers.crisis.advice import safety_tip
 from handlers.flows import TICKET_LOCATION, Photo, TicketLocation
 from handlers.messages import Inbound, TextReply
 from handlers.residents import ask_community
+from handlers.slots import is_cancel, pause, place_in_answer
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, find_place
 from handlers.tickets.workdays import format_local
 from handlers.tickets.workflow import add_photo, report
-from intents import Classification, Intent
-from intents.numbers import to_int
+from intents import Classification
 from storage import repositories as repo
 from storage import tickets as store
 from storage.models import DialogueState
@@ -23,10 +23,6 @@ from storage.models import DialogueState
 # Photos sent this soon after a report belong to it.
 PHOTO_WINDOW = timedelta(minutes=10)
 ASK_PLACE = "请问具体在哪里？回复楼号（比如“3号楼2单元”或“小区北门”），或者发一个微信位置给我。"
-# While we wait for the place, these still mean what they say rather than being taken for an address.
-_NOT_A_PLACE = frozenset(
-    {Intent.TICKET_STATUS, Intent.HELP, Intent.HUMAN, Intent.RATING, Intent.POINTS, Intent.CHECKIN}
-)
 
 
 def _photo(msg: Inbound) -> dict[str, Any]:
@@ -128,14 +124,20 @@ class GrievanceLocationFlow:
                 ctx, text, Place(label=label[:200]), latitude=msg.latitude, longitude=msg.longitude, photos=photos
             )
         answer = msg.text.strip()
-        if msg.kind not in ("text", "voice") or not answer or (cls.intent in _NOT_A_PLACE and cls.source == "rule"):
+        if msg.kind == "voice" and not answer:
+            # WeChat could not make out the voice message: the report still waits.
+            return TextReply("抱歉，这段语音我没听清。请再说一遍在哪里，或者打字告诉我（比如“3号楼2单元”）。")
+        if msg.kind not in ("text", "voice") or not answer:
             return UNHANDLED
-        place = find_place(answer)
-        if not place.building and (number := to_int(answer.rstrip("号楼栋 。."))) is not None:
-            place = Place(building=str(number))
-        if not place.known:
-            # We asked once; whatever they call the place is the place ("小区北门垃圾站旁边").
-            place = Place(label=answer[:200])
+        if is_cancel(answer):
+            ctx.end_dialogue()
+            return TextReply("好的，这件事先不登记了。需要的时候随时告诉我。")
+        place = place_in_answer(answer, report=text, cls=cls)
+        if place is None:
+            # Not an answer to "where?": handled as itself, and the report waits for its place.
+            note = f"刚才说的{problem_label(text)}问题还没登记，告诉我在哪里就帮您登记；不用了就回“算了”。"
+            pause(ctx, TICKET_LOCATION, "where", waiting, note)
+            return UNHANDLED
         ctx.end_dialogue()
         return submit(ctx, text, place, photos=photos)
 

@@ -9,7 +9,9 @@ from handlers.base import UNHANDLED, Context, Outcome
 from handlers.flows import VOLUNTEER_SIGNUP, VolunteerSignup
 from handlers.messages import Inbound, TextReply
 from handlers.privacy import encrypt_phone
+from handlers.slots import SLOT_MAX_CHARS, asks_something, consent, is_cancel, name_in, pause
 from intents import Classification, Intent
+from storage import repositories as repo
 from storage import volunteers as vrepo
 from storage.models import DialogueState
 
@@ -17,10 +19,7 @@ from storage.models import DialogueState
 _COMMANDS = frozenset({Intent.CHECKIN, Intent.POINTS, Intent.TICKET_STATUS, Intent.HUMAN, Intent.HELP})
 _CANCEL = re.compile(r"^\s*(取消|算了|不报了|不填了|退出|不想当了)\s*[。.!！]*\s*$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_NAME_PREFIX = re.compile(r"^(我叫|我是|名字是|名字叫|姓名[:：]?|叫)")
 _NONE = re.compile(r"^\s*(没有|无|没|都不会|没什么(特长|技能)?|不会|暂无)\s*[。.!！]*\s*$")
-_YES = re.compile(r"^\s*(是|是的|好|好的|可以|同意|愿意|行|嗯|对|没问题|yes|y|ok)\s*[。.!！]*\s*$", re.IGNORECASE)
-_NO = re.compile(r"(不同意|不愿意|不可以|不行|不要|^\s*(不|否|no|n)\s*[。.!！]*\s*$)", re.IGNORECASE)
 
 # In priority order: a pattern's words are removed before the next pattern looks, so a
 # "心理医生" is a counsellor and not also a doctor, and "电脑维修" is computers, not appliances.
@@ -42,6 +41,14 @@ ASK_SKILLS = (
 )
 ASK_AVAILABILITY = "您一般什么时候有空？比如“周末上午”“工作日晚上”："
 ASK_CONSENT = "最后一步：您同意社区工作人员在有活动或需要帮忙时联系您吗？回复“同意”或“不同意”。"
+# What each step waits for, said again when the form is paused.
+_STEP_QUESTIONS = {
+    "name": "请问您怎么称呼？",
+    "phone": "还差一个手机号。",
+    "skills": "还差您的专长（没有就回“没有”）。",
+    "availability": "还差您一般什么时候有空。",
+    "consent": "还差一步：同意社区工作人员联系您吗？",
+}
 
 
 def normalize_mobile(text: str) -> str | None:
@@ -69,11 +76,7 @@ def map_skills(text: str) -> dict[str, str]:
 
 
 def parse_yes_no(text: str) -> bool | None:
-    if _NO.search(text):
-        return False
-    if _YES.match(text):
-        return True
-    return None
+    return consent(text)
 
 
 def _describe_skills(skills: list[str]) -> str:
@@ -97,32 +100,51 @@ class VolunteerHandler:
     def resume(self, ctx: Context, msg: Inbound, cls: Classification, state: DialogueState) -> Outcome:
         if msg.kind not in ("text", "voice") or not msg.text.strip():
             return TextReply("请直接打字回答，发“取消”可以退出报名。")
-        if cls.source == "rule" and cls.intent in _COMMANDS:
-            return UNHANDLED
-        text = msg.text.strip()
-        if _CANCEL.match(text):
-            ctx.end_dialogue()
-            return TextReply("好的，已取消报名。以后想参加，随时发“我想当志愿者”。")
         data = VOLUNTEER_SIGNUP.read(state.data)
         if data is None:
             ctx.end_dialogue()
             return UNHANDLED
+        text = msg.text.strip()
+        if _CANCEL.match(text) or is_cancel(text):
+            ctx.end_dialogue()
+            return TextReply("好的，已取消报名。以后想参加，随时发“我想当志愿者”。")
         step = state.step
+        answer = self._answer(ctx, step, text, data, cls)
+        if answer is not None:
+            return answer
+        # Not an answer to what we asked (a question, a command, a story): handled as itself, and the form
+        # waits with what is filled in.
+        pause(
+            ctx, VOLUNTEER_SIGNUP, step, data, f"志愿者报名还没填完，{_STEP_QUESTIONS.get(step, '')}想退出就回“取消”。"
+        )
+        return UNHANDLED
+
+    def _answer(
+        self, ctx: Context, step: str, text: str, data: VolunteerSignup, cls: Classification
+    ) -> TextReply | None:
+        """The next question once `text` fills the step's slot; None when it is not an answer."""
+        if cls.source == "rule" and cls.intent in _COMMANDS:
+            return None
         if step == "name":
-            name = _NAME_PREFIX.sub("", text).strip(" 。.，,")
-            if not 1 <= len(name) <= 20:
-                return TextReply("称呼请写 20 个字以内，比如“张阿姨”或“李明”：")
+            name = name_in(text)
+            # "幸福里": the community they live in, not what to call them.
+            if name is None or any(name in c.name for c in repo.list_communities(ctx.session)):
+                return None
             data.name = name
             ctx.start_flow(VOLUNTEER_SIGNUP, "phone", data)
             return TextReply(f"好的，{name}。" + ASK_PHONE)
         if step == "phone":
             phone = normalize_mobile(text)
             if phone is None:
-                return TextReply("这个号码好像不对，请发 11 位手机号，比如 13812345678：")
+                if re.fullmatch(r"[\d\s\-+()（）]{5,20}", text):
+                    return TextReply("这个号码好像不对，请发 11 位手机号，比如 13812345678：")
+                return None
             # Only the ciphertext is kept, even in the half-finished form.
             data.phone_encrypted = encrypt_phone(ctx.settings.secret_key, phone)
             ctx.start_flow(VOLUNTEER_SIGNUP, "skills", data)
             return TextReply(ASK_SKILLS)
+        if len(text) > SLOT_MAX_CHARS * 2 or asks_something(text):
+            return None
         if step == "skills":
             data.skills = map_skills(text)
             ctx.start_flow(VOLUNTEER_SIGNUP, "availability", data)
@@ -132,15 +154,14 @@ class VolunteerHandler:
             ctx.start_flow(VOLUNTEER_SIGNUP, "consent", data)
             return TextReply(ASK_CONSENT)
         if step == "consent":
-            consent = parse_yes_no(text)
-            if consent is None:
-                return TextReply("请回复“同意”或“不同意”：")
+            agreed = consent(text)
+            if agreed is None:
+                return None
             ctx.end_dialogue()
-            if not consent:
+            if not agreed:
                 return TextReply("好的，尊重您的选择，这次就不登记了，您的信息也没有保存。欢迎随时来参加社区活动！")
             return self._register(ctx, data)
-        ctx.end_dialogue()
-        return UNHANDLED
+        return None
 
     def _register(self, ctx: Context, data: VolunteerSignup) -> TextReply:
         if not data.name or not data.phone_encrypted:
