@@ -224,10 +224,13 @@ def prepare(env: dict[str, str], cwd: Path, residents: int) -> list[tuple[str, s
 # --- load ------------------------------------------------------------------------------------------
 
 
-def query_string() -> str:
+def query_string(n: int = 0) -> str:
+    """A signed callback URL; like WeChat, a fresh nonce per message (plaintext mode refuses a URL seen
+    before with another message)."""
     timestamp = str(int(time.time()))
-    signature = hashlib.sha1("".join(sorted((TOKEN, timestamp, NONCE))).encode()).hexdigest()
-    return f"/wechat?signature={signature}&timestamp={timestamp}&nonce={NONCE}&openid=x"
+    nonce = f"{NONCE}{n}"
+    signature = hashlib.sha1("".join(sorted((TOKEN, timestamp, nonce))).encode()).hexdigest()
+    return f"/wechat?signature={signature}&timestamp={timestamp}&nonce={nonce}&openid=x"
 
 
 def message_xml(sender: str, text: str, msg_id: int) -> str:
@@ -238,6 +241,9 @@ def message_xml(sender: str, text: str, msg_id: int) -> str:
     )
 
 
+WRK_PATHS = 30_000
+
+
 def _lua_string(value: str) -> str:
     return '"' + "".join(f"\\{b}" for b in value.encode("utf-8")) + '"'
 
@@ -246,7 +252,7 @@ WRK_SCRIPT = """
 local senders = {%(senders)s}
 local texts = {%(texts)s}
 local expect = %(expect)s
-local path = %(path)s
+local paths = {%(paths)s}
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
@@ -265,7 +271,7 @@ function request()
     "]]></FromUserName><CreateTime>" .. os.time() .. "</CreateTime><MsgType><![CDATA[text]]></MsgType>" ..
     "<Content><![CDATA[" .. texts[i] .. "]]></Content><MsgId>" .. string.format("%%d", %(base)d + n) ..
     "</MsgId></xml>"
-  return wrk.format("POST", path, {["Content-Type"] = "text/xml"}, body)
+  return wrk.format("POST", paths[(n %% #paths) + 1], {["Content-Type"] = "text/xml"}, body)
 end
 function response(status, headers, body)
   answered = answered + 1
@@ -296,7 +302,9 @@ def load_with_wrk(
         "senders": ",".join(_lua_string(s) for s in senders),
         "texts": ",".join(_lua_string(t) for t in scenario.texts),
         "expect": _lua_string(scenario.expect),
-        "path": _lua_string(query_string()),
+        # wrk's Lua has no SHA-1: signed URLs are made here, one per request it may send (they wrap
+        # around after that many, and a wrapped URL is refused as a replay).
+        "paths": ",".join(f'"{query_string(base + n)}"' for n in range(WRK_PATHS)),
         "base": base,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
@@ -332,7 +340,6 @@ async def _load_async(
 ) -> tuple[int, int, float, float, float]:
     """A keep-alive HTTP/1.1 client on raw asyncio streams: lighter than an HTTP library, so the
     generator takes less of the two cores from the server it measures."""
-    path = query_string()
     expect = scenario.expect.encode("utf-8")
     latencies: list[float] = []
     failures = 0
@@ -348,6 +355,7 @@ async def _load_async(
                     return
                 i = n % len(senders)
                 body = message_xml(senders[i], scenario.texts[i], base + n).encode("utf-8")
+                path = query_string(base + n)
                 head = (
                     f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n"

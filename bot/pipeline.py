@@ -83,10 +83,21 @@ class Handled:
     status: str
 
 
-def record_message(services: Services, msg: Inbound, *, now: datetime | None = None) -> Recorded:
-    """Keep the message before anything else happens; a retry finds the first record."""
+class ReplayRefused(Exception):
+    """A plaintext-mode callback URL seen before with another message: a logged URL re-posted."""
+
+
+def record_message(
+    services: Services, msg: Inbound, *, now: datetime | None = None, url_key: str | None = None
+) -> Recorded:
+    """Keep the message before anything else happens; a retry finds the first record.
+
+    `url_key` identifies the signed callback URL in plaintext mode, where the signature does not cover the
+    body: it is good for the one message it first came with (WeChat's retries included)."""
     now = now or services.clock()
     with services.sessions.begin() as session:
+        if url_key is not None and not repo.nonce_is_fresh(session, key=url_key, dedupe_key=msg.dedupe_key, now=now):
+            raise ReplayRefused(msg.dedupe_key)
         resident = repo.sender(session, openid=msg.sender, now=now)
         row, created = repo.record_inbound(
             session,

@@ -72,6 +72,8 @@ def retention_job(services: Services, *, every: timedelta = timedelta(hours=1)) 
         before = now - timedelta(days=services.settings.retention_days)
         with services.sessions.begin() as session:
             purged = repo.purge_message_text(session, before=before)
+            # A callback URL outside the timestamp window is refused anyway: no need to remember it.
+            repo.forget_nonces(session, before=now - timedelta(seconds=2 * services.settings.timestamp_window_seconds))
         if purged:
             log.info("purged the text of %d messages older than %s", purged, before.date())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
-from bot.pipeline import Handoff, handle_message, record_message, stored_reply
+from bot.pipeline import Handoff, ReplayRefused, handle_message, record_message, stored_reply
 from bot.services import Services
 from bot.wechat import (
     BadMessage,
@@ -136,8 +137,12 @@ async def receive(
         return _bad_request("body is not UTF-8")
 
     try:
-        reply = await _handle(services, executor, msg, started=started)
+        # In plaintext mode the signature does not cover the body: the signed URL is good for one message.
+        url_key = None if codec is not None else hashlib.sha1(f"{timestamp}:{nonce}:{signature}".encode()).hexdigest()
+        reply = await _handle(services, executor, msg, started=started, url_key=url_key)
         metrics.observe_reply_since(started, budget=settings.reply_budget_seconds)
+    except ReplayRefused:
+        return _forbidden("a callback URL seen before, with another message")
     except SQLAlchemyError:
         # Unrecorded means unanswered: let WeChat retry rather than lose the message.
         log.exception("database unavailable for inbound message")
@@ -152,7 +157,9 @@ async def receive(
     return Response(xml, media_type="application/xml")
 
 
-async def _handle(services: Services, executor: ThreadPoolExecutor, msg: Inbound, *, started: float) -> Reply | None:
+async def _handle(
+    services: Services, executor: ThreadPoolExecutor, msg: Inbound, *, started: float, url_key: str | None = None
+) -> Reply | None:
     """Record and handle the message in one job on the pool, within a budget counted from the request's start.
 
     Past the budget the webhook answers "success" and the reply leaves as a customer-service message. While
@@ -166,7 +173,7 @@ async def _handle(services: Services, executor: ThreadPoolExecutor, msg: Inbound
         loop.call_soon_threadsafe(recorded.set)
 
     handoff = Handoff(on_recorded=on_recorded)
-    job = loop.run_in_executor(executor, _record_and_handle, services, msg, handoff)
+    job = loop.run_in_executor(executor, _record_and_handle, services, msg, handoff, url_key)
     left = services.settings.reply_budget_seconds - (time.monotonic() - started)
     try:
         return await asyncio.wait_for(asyncio.shield(job), timeout=max(left, 0.0))
@@ -182,8 +189,8 @@ async def _handle(services: Services, executor: ThreadPoolExecutor, msg: Inbound
     return None
 
 
-def _record_and_handle(services: Services, msg: Inbound, handoff: Handoff) -> Reply | None:
-    recorded = record_message(services, msg)
+def _record_and_handle(services: Services, msg: Inbound, handoff: Handoff, url_key: str | None) -> Reply | None:
+    recorded = record_message(services, msg, url_key=url_key)
     handoff.mark_recorded(recorded.inbound_id)
     if not recorded.created and recorded.status != "received":
         # WeChat's retry of a message we have: same reply, no second set of side effects. ("received"

@@ -128,6 +128,17 @@ class OutboundMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SeenNonce(Base):
+    """The signed URL of a plaintext-mode callback (its signature does not cover the body), kept for the
+    timestamp window: the same URL again is only WeChat retrying the same message."""
+
+    __tablename__ = "seen_nonce"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class DialogueState(Base):
     """Where a resident is in a multi-turn flow ("which building?"); expires on its own."""
 

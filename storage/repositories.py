@@ -22,6 +22,7 @@ from storage.models import (
     OutboundMessage,
     OutboxMessage,
     Resident,
+    SeenNonce,
 )
 
 # --- communities -------------------------------------------------------------------------------
@@ -189,6 +190,27 @@ def record_inbound(session: Session, *, dedupe_key: str, **fields: Any) -> tuple
         return InboundRef(row.id, row.status), True
     row = session.execute(_INBOUND_BY_KEY, {"key": dedupe_key}).one()
     return InboundRef(row.id, row.status), False
+
+
+_SEEN = cast(Table, SeenNonce.__table__)
+_NEW_NONCE = {
+    name: dialect.insert(_SEEN).on_conflict_do_nothing(index_elements=["key"]).returning(_SEEN.c.key)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_NONCE_OWNER = select(_SEEN.c.dedupe_key).where(_SEEN.c.key == bindparam("nonce"))
+
+
+def nonce_is_fresh(session: Session, *, key: str, dedupe_key: str, now: datetime) -> bool:
+    """Remember a callback URL for the message it came with; False if it came before with another message
+    (a logged URL re-posted with a forged body). The same message again is WeChat's retry: fresh."""
+    name = session.get_bind().dialect.name
+    if session.execute(_NEW_NONCE[name], {"key": key, "dedupe_key": dedupe_key, "seen_at": now}).first():
+        return True
+    return session.execute(_NONCE_OWNER, {"nonce": key}).scalar_one_or_none() in (dedupe_key, None)
+
+
+def forget_nonces(session: Session, *, before: datetime) -> int:
+    return int(session.execute(delete(SeenNonce).where(SeenNonce.seen_at < before)).rowcount)  # type: ignore[attr-defined]
 
 
 def claim_inbound(session: Session, *, inbound_id: int) -> bool:

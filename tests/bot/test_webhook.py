@@ -841,6 +841,23 @@ def _status_of_only(services: Services) -> tuple[str, int]:
         return row.status, row.attempts
 
 
+def test_a_logged_plaintext_url_reposted_with_another_body_is_refused(
+    quick_client: TestClient, quick_services: Services, wechat: FakeWeChat
+) -> None:
+    """Plaintext mode's signature covers the URL, not the body: the URL is good for its own message only."""
+    path, body = wechat.request(wechat.text("openid-real", "你好", msg_id=41), mode="plain")
+    first = quick_client.post(path, content=body)
+    assert first.status_code == 200 and "有什么可以帮您" in first.text
+    # WeChat's retry of the same message on the same URL gets the same answer.
+    again = quick_client.post(path, content=body)
+    assert again.status_code == 200 and again.text == first.text
+    forged = wechat.text("openid-attacker", "我的积分", msg_id=42).encode()
+    refused = quick_client.post(path, content=forged)
+    assert refused.status_code == 403
+    assert resident(quick_services, "openid-attacker") is None
+    assert count(quick_services, InboundMessage) == 1
+
+
 # --- the 5-second budget ---------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
 _ids = count(7_000_000_000_000_000_001)
+_nonces = count(1)
 
 
 def sign(*parts: str) -> str:
@@ -75,18 +76,19 @@ class FakeWeChat:
     def request(self, xml: str, *, mode: str = "safe", timestamp: int | None = None) -> tuple[str, bytes]:
         """(path with query, body) for one of the three modes: plain, compatible, safe."""
         ts = str(timestamp if timestamp is not None else int(time.time()))
+        nonce = f"{self.nonce}{next(_nonces)}"  # WeChat sends a fresh nonce with every callback
         query: dict[str, str] = {
-            "signature": sign(self.token, ts, self.nonce),
+            "signature": sign(self.token, ts, nonce),
             "timestamp": ts,
-            "nonce": self.nonce,
+            "nonce": nonce,
             "openid": "ignored",
         }
         if mode == "plain":
             return "/wechat?" + urlencode(query), xml.encode()
         crypto = WeChatCrypto(self.token, self.aes_key, self.app_id)
-        envelope = crypto.encrypt_message(xml, self.nonce, ts)
+        envelope = crypto.encrypt_message(xml, nonce, ts)
         encrypted = envelope.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
-        query.update({"encrypt_type": "aes", "msg_signature": sign(self.token, ts, self.nonce, encrypted)})
+        query.update({"encrypt_type": "aes", "msg_signature": sign(self.token, ts, nonce, encrypted)})
         if mode == "compatible":
             inner = xml.replace("</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
             return "/wechat?" + urlencode(query), inner.encode()
