@@ -125,10 +125,13 @@ class _Client:
             raise ApiError(code, str(data.get("errmsg", "")))
         return data
 
-    def post(self, path: str, body: dict[str, Any], *, budget: float | None = None) -> dict[str, Any]:
+    def post(
+        self, path: str, body: dict[str, Any], *, budget: float | None = None, idempotent: bool = False
+    ) -> dict[str, Any]:
         """POST with the shared token: retry busy answers and requests that never left, refresh an invalid
-        token once. Raises OutcomeUnknown, never retrying, when the request may have arrived. With a
-        `budget` (seconds), no request starts once it is spent (OutOfTime): the outbox's lease holds."""
+        token once. Unless the call is `idempotent` (a QR code: asking twice does no harm), raises
+        OutcomeUnknown, never retrying, when the request may have arrived. With a `budget` (seconds), no
+        request starts once it is spent (OutOfTime): the outbox's lease holds."""
         deadline = None if budget is None else time.monotonic() + budget
 
         def in_time() -> None:
@@ -146,22 +149,24 @@ class _Client:
                 token = self.token.get()
                 try:
                     in_time()
-                    return self._post_once(path, body, token)
+                    return self._post_once(path, body, token, idempotent)
                 except ApiError as exc:
                     if exc.code not in TOKEN_ERRORS:
                         raise
                     in_time()
                     fresh = self.token.get(rejected=token)
                     in_time()
-                    return self._post_once(path, body, fresh)
+                    return self._post_once(path, body, fresh, idempotent)
         raise AssertionError("unreachable")
 
-    def _post_once(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+    def _post_once(self, path: str, body: dict[str, Any], token: str, idempotent: bool) -> dict[str, Any]:
         try:
             response = self.http.post(f"{self.base}{path}", params={"access_token": token}, json=body)
         except NOT_SENT:
             raise
         except httpx.TransportError as exc:
+            if idempotent:
+                raise  # retried like a request that never left
             raise OutcomeUnknown(f"{path}: {exc!r}") from exc
         if response.status_code in UNKNOWN_STATUSES:
             raise OutcomeUnknown(f"{path}: HTTP {response.status_code}")
@@ -213,6 +218,7 @@ class WeChatClient(_Client):
                 "action_name": "QR_STR_SCENE",
                 "action_info": {"scene": {"scene_str": scene}},
             },
+            idempotent=True,
         )
         url = str(data.get("url") or "")
         if not url:

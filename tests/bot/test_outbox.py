@@ -10,13 +10,14 @@ from itertools import count, pairwise
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tenacity import wait_none
 
 from bot import clients as apiclient
-from bot.clients import OutOfTime, WeComClient, worst_case_send_seconds
+from bot.clients import OutcomeUnknown, OutOfTime, WeChatClient, WeComClient, worst_case_send_seconds
 from bot.outbox import (
     RED_RESERVE_PER_MINUTE,
     WECOM_PER_HOUR,
@@ -442,6 +443,20 @@ def test_a_send_whose_budget_is_spent_starts_no_request(outbox: Services, api: F
     with pytest.raises(OutOfTime):
         client.send_app_message("wangxiaoyan", {"msgtype": "text", "text": {"content": "x"}}, budget=0)
     assert api.calls == []
+
+
+def test_a_send_answered_after_the_timeout_is_posted_once_and_reported_unknown(outbox: Services, api: FakeApi) -> None:
+    client = WeChatClient(outbox.settings.model_copy(update={"api_timeout_seconds": 0.2}), outbox.sessions)
+    api.delays[CUSTOM] = api.delays["/cgi-bin/qrcode/create"] = 0.4
+    try:
+        with pytest.raises(OutcomeUnknown):
+            client.send_custom("openid-1", {"msgtype": "text", "text": {"content": "x"}})
+        assert len(api.sent(CUSTOM)) == 1  # it may have arrived: not posted again
+        with pytest.raises(httpx.ReadTimeout):
+            client.create_scene_qr("4827", 3600)
+        assert len(api.sent("/cgi-bin/qrcode/create")) == 3  # asking for a QR code twice does no harm
+    finally:
+        api.delays.clear()
 
 
 def test_a_lease_outlives_the_slowest_send(outbox: Services) -> None:
