@@ -40,6 +40,21 @@ def ask_community_if_needed(ctx: Context, *, pending_text: str = "") -> TextRepl
     return ask_community(ctx, communities, pending_text=pending_text)
 
 
+def community_needed(ctx: Context, *, pending_text: str, why: str) -> TextReply | None:
+    """Ask which community the resident lives in now, because the next step needs it (a ticket,
+    volunteering, points); None when it is known, or obvious. A question is answered without it: the
+    community is asked only here, when `pending_text` cannot go on without it, and handled once they answer."""
+    if ctx.community is not None:
+        return None
+    communities = repo.list_communities(ctx.session)
+    if not communities:
+        return None
+    if len(communities) == 1:
+        assign_community(ctx, communities[0])
+        return None
+    return TextReply(why + ask_community(ctx, communities, pending_text=pending_text).text)
+
+
 def ask_community(ctx: Context, communities: list[Community], *, pending_text: str = "") -> TextReply:
     """Ask which community the resident lives in; `pending_text` is handled again once they answer."""
     ctx.resident.community_asked_at = ctx.now

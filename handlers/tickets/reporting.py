@@ -10,7 +10,7 @@ from handlers.communities import spec_of
 from handlers.crisis.advice import safety_tip
 from handlers.flows import TICKET_LOCATION, Photo, TicketLocation
 from handlers.messages import Inbound, TextReply
-from handlers.residents import ask_community
+from handlers.residents import ask_community, community_needed
 from handlers.slots import is_cancel, pause, place_in_answer
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, find_place
 from handlers.tickets.workdays import format_local
@@ -90,6 +90,9 @@ class GrievanceHandler:
         text = msg.text.strip()
         if not text:
             return UNHANDLED
+        asked = community_needed(ctx, pending_text=text, why="登记报修要先知道您住在哪个社区。")
+        if asked is not None:
+            return asked
         place = find_place(text)
         if not place.known and ctx.resident.building:
             place = Place(building=ctx.resident.building, unit=ctx.resident.unit)

@@ -9,6 +9,7 @@ from handlers.base import UNHANDLED, Context, Outcome
 from handlers.clock import CHINA_TZ
 from handlers.messages import Inbound, TextReply
 from handlers.notify import alert_duty_worker
+from handlers.residents import community_needed
 from handlers.volunteering.rules import format_hours, month_bounds, month_of
 from intents import Classification, Intent
 from storage import activities as arepo
@@ -171,6 +172,10 @@ class PointsHandler:
     """ "积分", "兑换 X" and "用时间银行 2小时 ..."."""
 
     def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        # Points are kept per community: the one place a points question needs it.
+        asked = community_needed(ctx, pending_text=msg.text, why="积分是按社区记的，要先知道您住在哪个社区。")
+        if asked is not None:
+            return asked
         if "time_bank" in cls.slots:
             return time_bank_reply(ctx, cls.slots["time_bank"])
         item = cls.slots.get("redeem")

@@ -9,6 +9,7 @@ from handlers.base import UNHANDLED, Context, Outcome
 from handlers.flows import VOLUNTEER_SIGNUP, VolunteerSignup
 from handlers.messages import Inbound, TextReply
 from handlers.privacy import encrypt_phone
+from handlers.residents import community_needed
 from handlers.slots import SLOT_MAX_CHARS, asks_something, consent, is_cancel, name_in, pause
 from intents import Classification, Intent
 from storage import repositories as repo
@@ -94,6 +95,9 @@ class VolunteerHandler:
                 f"{existing.name}，您已经是登记的志愿者了（专长：{_describe_skills(skills)}）。"
                 "发“最近有什么活动”看看可以参加的活动，发“我这个月的时长”查服务时长。"
             )
+        asked = community_needed(ctx, pending_text=msg.text, why="报名志愿者要先知道您住在哪个社区。")
+        if asked is not None:
+            return asked
         ctx.start_flow(VOLUNTEER_SIGNUP, "name", VolunteerSignup())
         return TextReply(ASK_NAME)
 
