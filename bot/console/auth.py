@@ -21,12 +21,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clients import ApiError, WeComClient
-from bot.console.people import Viewer, viewer_for
+from bot.console.people import Viewer, directory, viewer_for
 from bot.console.render import page
 from bot.services import Services
 from storage import access
 from storage import console as store
-from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
@@ -64,7 +63,7 @@ def _safe_next(path: str | None) -> str:
 
 def _load_viewer(services: Services, token: str) -> Viewer | None:
     with services.sessions.begin() as session:
-        row = store.live_session(session, token=token, now=utcnow())
+        row = store.live_session(session, token=token, now=services.clock())
         if row is None:
             return None
         return viewer_for(session, row.worker, csrf_token=row.csrf_token)
@@ -113,7 +112,7 @@ def audit(
                 method=request.method,
                 path=request.url.path,
                 query=query,
-                now=utcnow(),
+                now=services.clock(),
             )
     except SQLAlchemyError as exc:
         log.exception("audit log unavailable; console page refused")
@@ -123,7 +122,7 @@ def audit(
 def _start_session(services: Services, request: Request, worker: str, via: str, next_path: str) -> Response:
     hours = services.settings.console_session_hours
     with services.sessions.begin() as session:
-        opened = store.open_session(session, worker=worker, via=via, now=utcnow(), ttl=timedelta(hours=hours))
+        opened = store.open_session(session, worker=worker, via=via, now=services.clock(), ttl=timedelta(hours=hours))
     response = RedirectResponse(_safe_next(next_path), status_code=303)
     response.set_cookie(
         COOKIE,
@@ -167,7 +166,7 @@ def login_page(request: Request, next: str = "") -> Response:
 def logout(request: Request, viewer: ChangeDep) -> Response:
     services = services_of(request)
     with services.sessions.begin() as session:
-        store.end_session(session, token=request.cookies.get(COOKIE, ""), now=utcnow())
+        store.end_session(session, token=request.cookies.get(COOKIE, ""), now=services.clock())
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/console")
     return response
@@ -257,7 +256,7 @@ def login_link_reply(services: Services, worker: str) -> str:
     with services.sessions.begin() as session:
         if viewer_for(session, worker) is None:
             return "您不在社区名册中，无法登录工作台。请联系社区负责人。"
-        token = store.issue_login_link(session, worker=worker, now=utcnow(), ttl=LOGIN_LINK_TTL)
+        token = store.issue_login_link(session, worker=worker, now=services.clock(), ttl=LOGIN_LINK_TTL)
     base = (services.settings.public_url or "http://127.0.0.1:8000").rstrip("/")
     return f"工作台登录链接（10 分钟内有效，只能用一次，请勿转发）：\n{base}/console/link/{token}"
 
@@ -272,7 +271,7 @@ def link_page(request: Request, token: str) -> Response:
 def use_link(request: Request, token: str) -> Response:
     services = services_of(request)
     with services.sessions.begin() as session:
-        worker = store.use_login_link(session, token=token, now=utcnow())
+        worker = store.use_login_link(session, token=token, now=services.clock())
     if worker is None or not _known(services, worker):
         return _refusal(
             request, "链接已失效", "这个登录链接已经用过或已过期。请在企业微信里给应用发送“登录”，获取新的链接。", 403
@@ -284,8 +283,6 @@ def use_link(request: Request, token: str) -> Response:
 
 
 def _demo_workers(services: Services) -> list[tuple[str, str, str]]:
-    from bot.console.people import directory
-
     rows: list[tuple[str, str, str]] = []
     with services.sessions.begin() as session:
         for _, _, info in directory(session):
