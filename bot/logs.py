@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import secrets
 import threading
 import time
@@ -113,6 +114,13 @@ class OneLineFormatter(logging.Formatter):
         short.msg = f"{record.getMessage()} ({kind.__name__}: {lines[0] if lines else 'no detail'})"
         short.args, short.exc_info, short.exc_text = None, None, None
         return super().format(short)
+
+    def formatException(self, ei: Any) -> str:
+        # PostgreSQL's DETAIL line quotes the row's values ("Key (openid)=(o...) already exists").
+        return "\n".join(line for line in super().formatException(ei).splitlines() if not _DETAIL.match(line))
+
+
+_DETAIL = re.compile(r"^\s*(DETAIL|CONTEXT):")
 
 
 def handler(stream: IO[str] | None = None) -> logging.Handler:

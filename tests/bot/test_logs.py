@@ -171,3 +171,30 @@ def test_the_request_id_follows_into_the_handler_threads(services: Services) -> 
 
     assert asyncio.run(in_request()) == "thread-1"
     executor.shutdown()
+
+
+def test_a_logged_database_error_does_not_quote_the_row() -> None:
+    import io
+
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.logs import handler
+
+    stream = io.StringIO()
+    logger = logging.getLogger("test.detail")
+    logger.addHandler(handler(stream))
+    logger.propagate = False
+    try:
+        raise IntegrityError(
+            "INSERT INTO resident",
+            {},
+            Exception(
+                "duplicate key value violates unique constraint\nDETAIL:  Key (openid)=(oSECRET123) already exists."
+            ),
+        )
+    except IntegrityError:
+        logger.exception("could not add a resident")
+    finally:
+        logger.handlers.clear()
+    assert "could not add a resident" in stream.getvalue() and "duplicate key" in stream.getvalue()
+    assert "oSECRET123" not in stream.getvalue()
