@@ -160,6 +160,13 @@ class Settings(BaseSettings):
                         f"SHEGONG_{name.upper()} is the same as SHEGONG_{seen[value].upper()}; each secret must differ"
                     )
                 seen[value] = name
+            if self.metrics_token:  # optional: without it /metrics answers 403 in production
+                weakness = secret_weakness(self.metrics_token)
+                if weakness or self.metrics_token in seen:
+                    raise ConfigError(
+                        f"SHEGONG_METRICS_TOKEN is {weakness or 'the same as another secret'}; "
+                        "production needs a strong secret of its own"
+                    )
             if "database_url" not in self.model_fields_set:
                 raise ConfigError(
                     "SHEGONG_DATABASE_URL is not set; production needs its database named explicitly "

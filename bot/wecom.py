@@ -97,12 +97,7 @@ async def receive(
     request: Request, services: ServicesDep, msg_signature: str = "", timestamp: str = "", nonce: str = ""
 ) -> Response:
     settings = services.settings
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        return PlainTextResponse("payload too large", status_code=413)
-    body = await request.body()
-    if len(body) > settings.max_body_bytes:
-        return PlainTextResponse("payload too large", status_code=413)
+    body = await request.body()  # bounded before it is read: see bot/limits.py
     codec = _codec(services)
     if codec is None:
         return _refuse(400, "WeCom not configured")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,8 +44,12 @@ def fuzz_client(sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
 
 def signed_path(**extra: str) -> str:
     ts = str(int(time.time()))
-    query = {"signature": sign(TOKEN, ts, "nonce123"), "timestamp": ts, "nonce": "nonce123", **extra}
+    nonce = f"fuzz{next(_NONCES)}"  # a fresh nonce per callback, as WeChat sends
+    query = {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, **extra}
     return "/wechat?" + urlencode(query)
+
+
+_NONCES = itertools.count(1)
 
 
 def post_plain(client: TestClient, body: bytes) -> int:
