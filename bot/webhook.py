@@ -179,6 +179,7 @@ def _record_and_handle(services: Services, msg: Inbound, handoff: Handoff, url_k
     if not recorded.created and recorded.status != "received":
         # WeChat's retry of a message we have: same reply, no second set of side effects. ("received"
         # means the first delivery was recorded but never handled, the database failing mid-way: handle it.)
+        metrics.count_message(msg.kind, "duplicate")
         return stored_reply(services, recorded.inbound_id)[1]
     handled = handle_message(services, msg, recorded.inbound_id, handoff=handoff)
     metrics.count_message(msg.kind, handled.status if handled else "duplicate")

@@ -180,3 +180,14 @@ def test_production_without_a_metrics_token_serves_none(app_services: Services) 
 
 def test_development_serves_metrics_openly(scraper: TestClient) -> None:
     assert value(scrape(scraper), "shegong_outbox_readable") == 1
+
+
+def test_wechat_retrying_a_handled_message_counts_as_a_duplicate(scraper: TestClient) -> None:
+    wechat = FakeWeChat(TOKEN, APP_ID, AES_KEY)
+    before = scrape(scraper)
+    path, body = wechat.request(wechat.text("openid-retry", "你好"), mode="safe")
+    for _ in range(3):
+        assert scraper.post(path, content=body).status_code == 200
+    after = scrape(scraper)
+    duplicates = value(after, "shegong_messages_total", kind="text", outcome="duplicate")
+    assert duplicates - value(before, "shegong_messages_total", kind="text", outcome="duplicate") == 2
