@@ -9,6 +9,7 @@ from handlers.base import UNHANDLED, Context, Router
 from handlers.messages import Inbound, Reply
 from handlers.slots import resume_paused
 from intents import Classification, Classifier, Intent
+from intents.normalise import normalise_text
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Dispatcher:
         return result if reply is result.reply else replace(result, reply=reply)
 
     def _dispatch(self, ctx: Context, msg: Inbound) -> DispatchResult:
+        # Traditional characters and full-width digits read as the rules and the knowledge base are written.
+        msg = replace(msg, text=normalise_text(msg.text))
         cls = self.classify(msg)
         ctx.classification = cls
         if cls.intent not in URGENT and msg.kind != "event":
