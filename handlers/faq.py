@@ -6,6 +6,8 @@ asking for a person) becomes a consultation request that a volunteer or worker p
 
 from __future__ import annotations
 
+from typing import Literal
+
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.communities import spec_of
 from handlers.flows import FAQ_CHOICE, FaqChoice
@@ -64,7 +66,12 @@ def volunteer_contacts(ctx: Context, domain: str, *, limit: int = 3) -> list[str
     return contacts
 
 
-def open_consultation(ctx: Context, *, domain: str, question: str) -> TextReply:
+# How the hand-over reads: nothing answered yet ("none"), a person asked for ("asked"), or a person who
+# follows up on an answer just given ("follow_up"). Only the first may say the bot could not answer.
+Handover = Literal["none", "asked", "follow_up"]
+
+
+def open_consultation(ctx: Context, *, domain: str, question: str, kind: Handover = "none") -> TextReply:
     """Record the question and alert the consultant (or the worker on duty), naming volunteers who can help."""
     assignee = consultants_for(ctx, domain)
     contacts = volunteer_contacts(ctx, domain)
@@ -90,8 +97,13 @@ def open_consultation(ctx: Context, *, domain: str, question: str) -> TextReply:
         dedupe_key=f"consultation:{consultation.id}",
     )
     who = f"社区的{label}志愿者或工作人员" if label else "社区工作人员"
-    lines = [f"这个问题我一时答不好，已经转给{who}，他们会尽快联系您。"]
-    if domain in HOTLINE:
+    if kind == "follow_up":
+        lines = [f"我也请{who}联系您，陪您说说话、一起想想办法。"]
+    elif kind == "asked":
+        lines = [f"好的，已经请{who}来帮您，他们会尽快联系您。"]
+    else:
+        lines = [f"这个问题我一时答不好，已经转给{who}，他们会尽快联系您。"]
+    if domain in HOTLINE and kind != "follow_up":
         lines.append(f"着急的话可以先打{HOTLINE[domain]}。")
     if domain == "legal":
         lines.append(LEGAL_NOTICE)
@@ -136,12 +148,13 @@ class FaqHandler:
         if level == "confident":
             return TextReply(render_entry(top.entry))
         if level == "none":
-            handover = open_consultation(ctx, domain=domain, question=query)
             if domain == "psych" and top.entry.domain == "psych" and top.score >= PSYCH_SUPPORT_FLOOR:
                 # Someone in distress should not only hear "I can't answer": give the nearest general
                 # guidance now, and a person follows up because we are not sure it fits.
-                return TextReply(f"{top.entry.answer.strip()}\n\n{handover.text}")
-            return handover
+                follow_up = open_consultation(ctx, domain=domain, question=query, kind="follow_up")
+                hotline = "心里难受、撑不住的时候，随时可以打心理援助热线 12356。"
+                return TextReply(f"{top.entry.answer.strip()}\n\n{follow_up.text}\n{hotline}")
+            return open_consultation(ctx, domain=domain, question=query)
         if len(hits) > 1 and top.entry.domain == hits[1].entry.domain and top.signals.gap >= LEAD:
             # A clear lead among entries of one kind: answer the best one and still offer the others.
             return self._offer_choices(ctx, hits[:3], domain=domain, question=query, answer=top.entry)
@@ -195,4 +208,4 @@ class ConsultationHandler:
             domain = "legal"
         elif any(word in text for word in ("心理", "咨询师", "聊聊", "倾诉")):
             domain = "psych"
-        return open_consultation(ctx, domain=domain, question=text)
+        return open_consultation(ctx, domain=domain, question=text, kind="asked")

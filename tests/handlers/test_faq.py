@@ -155,4 +155,27 @@ def test_distress_we_cannot_match_well_gets_guidance_and_a_person(
     assert ("允许自己难过" in reply) is guided  # practical steps now, when the nearest entry is close enough
     assert "联系您" in reply  # and a person follows up either way
     assert "12356" in reply
+    # Guidance given is not followed by "I could not answer that"; only an honest hand-over says so.
+    assert ("一时答不好" in reply) is not guided
     assert _count(services, Consultation, domain="psych") == 1
+
+
+@pytest.mark.parametrize("words", ["转人工", "转人工 我要找心理咨询师"])
+def test_asking_for_a_person_is_not_told_the_question_was_too_hard(
+    client: TestClient, services: Services, words: str
+) -> None:
+    _community(services)
+    reply = _say(client, words, sender="resident-8")
+    assert "联系您" in reply
+    assert "一时答不好" not in reply
+    assert "duty-wang" not in reply
+    assert _count(services, Consultation) == 1
+
+
+def test_a_question_in_traditional_characters_is_answered_like_its_simplified_form(
+    client: TestClient, services: Services
+) -> None:
+    _community(services)
+    traditional = _say(client, "收到簡訊說醫保卡被凍結了，讓我點連結解凍", sender="resident-10")
+    assert "96110" in traditional or "诈骗" in traditional
+    assert "依据" in traditional
