@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 import secrets
 import struct
 import time
@@ -44,8 +45,10 @@ def signature_matches(expected: str, given: str | None) -> bool:
 
 
 def timestamp_fresh(timestamp: str | None, *, window: int, now: float | None = None) -> bool:
+    if not timestamp or len(timestamp) > 12:  # seconds since 1970 have 10 digits until the year 2286
+        return False
     try:
-        sent = int(timestamp or "")
+        sent = int(timestamp)
     except ValueError:
         return False
     return abs((now if now is not None else time.time()) - sent) <= window
@@ -111,10 +114,12 @@ def parse_envelope(body: bytes) -> dict[str, Any]:
 
 
 def _float(value: Any) -> float | None:
+    """A coordinate, or None for anything that is not a finite number ("nan", "1e400" would not store as JSON)."""
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def to_inbound(xml_text: str) -> Inbound:

@@ -858,6 +858,28 @@ def test_a_logged_plaintext_url_reposted_with_another_body_is_refused(
     assert count(quick_services, InboundMessage) == 1
 
 
+@pytest.mark.parametrize("coordinate", ["nan", "1e400", "-inf", "北纬"])
+def test_a_location_with_a_coordinate_that_is_not_a_number_is_kept_and_answered(
+    client: TestClient, services: Services, wechat: FakeWeChat, coordinate: str
+) -> None:
+    """Regression: NaN and infinity once made every retry 503 on PostgreSQL (JSON has no NaN), losing it."""
+    add_heping(services)
+    xml = wechat.location("openid-where", 0.0, 121.47).replace("<Location_X>0.0</", f"<Location_X>{coordinate}</")
+    assert post(client, wechat, xml, "safe").status_code == 200
+    with services.sessions.begin() as session:
+        row = session.scalars(select(InboundMessage)).one()
+        assert row.msg_type == "location" and "latitude" not in row.payload
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "9" * 5000, "-1", "1e9", ""])
+def test_an_absurd_timestamp_is_refused_before_anything_is_read(
+    quick_client: TestClient, quick_services: Services, wechat: FakeWeChat, timestamp: str
+) -> None:
+    path = f"/wechat?signature={sign(TOKEN, timestamp, 'n')}&timestamp={timestamp}&nonce=n"
+    assert quick_client.post(path, content=wechat.text("openid-t", "你好").encode()).status_code == 403
+    assert count(quick_services, InboundMessage) == 0
+
+
 # --- the 5-second budget ---------------------------------------------------------------------------------
 
 
