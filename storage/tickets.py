@@ -30,7 +30,7 @@ STATUSES = (*OPEN_STATUSES, "resolved", "closed")
 class Ticket(Base):
     __tablename__ = "ticket"
     __table_args__ = (
-        # The duplicate check: an open ticket of this category at this building in this community.
+        # The duplicate check: the open tickets at this building in this community.
         Index("ix_ticket_dupe", "community_id", "category", "building", "status"),
         Index("ix_ticket_due", "status", "due_at"),
     )
@@ -239,17 +239,19 @@ def events_for(session: Session, *, ticket_id: int) -> list[TicketEvent]:
     )
 
 
-def find_open_duplicate(session: Session, *, community_id: int, category: str, building: str) -> Ticket | None:
-    return session.scalar(
-        select(Ticket)
-        .where(
-            Ticket.community_id == community_id,
-            Ticket.category == category,
-            Ticket.building == building,
-            Ticket.status.in_(OPEN_STATUSES),
+def open_at_building(session: Session, *, community_id: int, building: str, limit: int = 50) -> list[Ticket]:
+    """Open tickets at one building, oldest first: the candidates a new report may be a duplicate of."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.community_id == community_id,
+                Ticket.building == building,
+                Ticket.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+            .limit(limit)
         )
-        .order_by(Ticket.created_at)
-        .limit(1)
     )
 
 

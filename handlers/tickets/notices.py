@@ -93,6 +93,44 @@ def alert_worker(
     )
 
 
+def alert_joined(
+    session: Session,
+    settings: Settings,
+    ticket: Ticket,
+    *,
+    resident: Resident,
+    text: str,
+    event_id: int,
+    now: datetime,
+) -> None:
+    """Tell whoever holds the ticket (else the duty worker) that one more resident reported it, and what they added."""
+    community = session.get(Community, ticket.community_id)
+    holder = ticket.assignee or routing_for(community).duty
+    if not holder:
+        return
+    count = len(store.followers(session, ticket_id=ticket.id))
+    card = wecom_card(
+        f"工单 {ticket.code} 又有居民反映",
+        [
+            ("highlight", f"第 {count} 位居民反映同一问题"),
+            ("gray", f"工单 {ticket.code} · {describe(ticket)} · {ticket.place or '地点未说明'}"),
+            ("normal", f"补充的话：{summary(text, 200)}"),
+            ("normal", f"联系电话：{masked_phone(session, settings, resident)}"),
+        ],
+        url=console_url(settings, f"/console/tickets/{ticket.code}"),
+        button="打开工单",
+    )
+    repo.enqueue_outbox(
+        session,
+        channel="wecom_app",
+        recipient=holder,
+        payload=card | {"ticket": ticket.code, "level": ticket.colour},
+        community_id=ticket.community_id,
+        now=now,
+        dedupe_key=f"ticket:{ticket.code}:joined:{event_id}:{holder}",
+    )
+
+
 def notify_residents(
     session: Session, settings: Settings, ticket: Ticket, *, text: str, event_id: int, now: datetime
 ) -> int:

@@ -12,7 +12,7 @@ from handlers.flows import TICKET_LOCATION, Photo, TicketLocation
 from handlers.messages import Inbound, TextReply
 from handlers.residents import ask_community, community_needed
 from handlers.slots import is_cancel, pause, place_in_answer
-from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, find_place
+from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, Place, categorise, find_place, summary
 from handlers.tickets.workdays import format_local
 from handlers.tickets.workflow import add_photo, report
 from intents import Classification
@@ -62,9 +62,11 @@ def submit(
     )
     ticket = intake.ticket
     if intake.joined:
+        # Saying what they joined lets the resident tell us it is another thing.
         return TextReply(
-            f"这个问题已经有居民反映过了，正在处理中（工单 {ticket.code}）。处理进展也会通知您，"
-            f"发“查询 {ticket.code}”可随时查看。"
+            f"您说的和“{summary(ticket.description, 30)}”是同一件事吧？{format_local(ticket.created_at).split()[0]}已登记，"
+            f"工单 {ticket.code}，正在处理中。您补充的情况已转告工作人员，进展也会通知您，"
+            f"发“查询 {ticket.code}”可随时查看。\n如果不是同一个，回复“不是同一个”，我另外登记。"
         )
     kind = f"{COLOUR_NAMES[ticket.colour]}·{CATEGORY_NAMES[ticket.category]}"
     return TextReply(

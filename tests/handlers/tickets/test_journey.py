@@ -152,15 +152,50 @@ def test_a_second_report_joins_the_open_ticket_and_hears_its_updates(
     neighbour = Resident(client, wechat, "openid-neighbour")
     neighbour.join()
     joined = neighbour.say("3号楼的路灯又不亮了")
-    assert code in joined and "已经有居民反映过了" in joined
+    assert code in joined and "“3号楼东边的路灯坏了”" in joined and "已登记" in joined
     drain(services)
-    assert len(api.sent("/cgi-bin/message/send")) == 2  # one ticket, one set of alerts
+    # One ticket, one set of alerts, and the holder hears who joined and what they added.
+    assert sent_cards(api)[-1] == ("zhangli", f"工单 {code} 又有居民反映")
+    added = api.sent("/cgi-bin/message/send")[-1].body["textcard"]["description"]
+    assert "3号楼的路灯又不亮了" in added and "第 2 位" in added
     worker(client, "zhangli").say(f"进展 {code} 电工明天上午来")
     drain(services)
     assert any("电工明天上午来" in t for t in customs_to(api, resident.openid))
     assert any("电工明天上午来" in t for t in customs_to(api, neighbour.openid))
     assert code in neighbour.say(f"查询 {code}")
     assert actions(services, code) == ["created", "joined", "progress"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("3号楼东边的路灯坏了", "3号楼1单元楼道灯不亮"),
+        ("2号楼楼道灯坏了", "2号楼门口的路灯也坏了"),
+        ("3号楼1单元电梯坏了", "3号楼2单元电梯也坏了"),
+        ("4号楼消防通道被车堵了", "4号楼楼道里有人给电瓶车充电"),
+        ("3号楼东边路灯坏了", "3号楼西边路灯不亮"),
+    ],
+)
+def test_another_problem_at_the_same_building_is_its_own_ticket(
+    client: TestClient, wechat: FakeWeChat, services: Services, resident: Resident, first: str, second: str
+) -> None:
+    code = code_in(resident.say(first))
+    neighbour = Resident(client, wechat, "openid-neighbour")
+    neighbour.join()
+    reply = neighbour.say(second)
+    assert code not in reply and "已登记" in reply
+    assert code_in(reply) != code
+
+
+def test_the_same_problem_in_other_words_joins_and_says_what_and_when(
+    client: TestClient, wechat: FakeWeChat, services: Services, resident: Resident
+) -> None:
+    code = code_in(resident.say("6号楼地下室漏水"))
+    neighbour = Resident(client, wechat, "openid-neighbour")
+    neighbour.join()
+    reply = neighbour.say("6号楼地下室的水越来越多了 都漫到车库了")
+    assert code in reply and "“6号楼地下室漏水”" in reply and "月" in reply and "不是同一个" in reply
+    assert actions(services, code) == ["created", "joined"]
 
 
 def test_reminder_then_escalation_up_the_chain_once_per_level(

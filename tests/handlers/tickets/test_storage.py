@@ -47,11 +47,9 @@ def test_create_find_follow_and_list(services: Services) -> None:
         assert [r.id for r in store.followers(session, ticket_id=ticket.id)] == [ticket.reporter_id]
         assert store.event_by_source(session, source_key="inbound:3blue") is not None
 
-        dupe = store.find_open_duplicate(session, community_id=ticket.community_id, category="lighting", building="3")
-        assert dupe is not None and dupe.id == ticket.id
-        assert (
-            store.find_open_duplicate(session, community_id=ticket.community_id, category="noise", building="3") is None
-        )
+        candidates = store.open_at_building(session, community_id=ticket.community_id, building="3")
+        assert [t.id for t in candidates] == [ticket.id]
+        assert store.open_at_building(session, community_id=ticket.community_id, building="4") == []
 
         other = repo.get_or_create_resident(session, openid="storage-neighbour")
         assert store.add_follower(session, ticket_id=ticket.id, resident_id=other.id, now=NOW)
@@ -66,10 +64,7 @@ def test_create_find_follow_and_list(services: Services) -> None:
 
         ticket.status = "closed"
     with services.sessions.begin() as session:
-        assert (
-            store.find_open_duplicate(session, community_id=ticket.community_id, category="lighting", building="3")
-            is None
-        )
+        assert store.open_at_building(session, community_id=ticket.community_id, building="3") == []
 
 
 def test_tickets_needing_attention(services: Services) -> None:
