@@ -99,6 +99,8 @@ def open_consultation(ctx: Context, *, domain: str, question: str, kind: Handove
     who = f"社区的{label}志愿者或工作人员" if label else "社区工作人员"
     if kind == "follow_up":
         lines = [f"我也请{who}联系您，陪您说说话、一起想想办法。"]
+    elif kind == "asked" and domain == "psych":
+        lines = [f"好的，已经请{who}联系您，陪您聊聊。"]
     elif kind == "asked":
         lines = [f"好的，已经请{who}来帮您，他们会尽快联系您。"]
     else:
@@ -156,25 +158,21 @@ class FaqHandler:
                 return TextReply(f"{top.entry.answer.strip()}\n\n{follow_up.text}\n{hotline}")
             return open_consultation(ctx, domain=domain, question=query)
         if len(hits) > 1 and top.entry.domain == hits[1].entry.domain and top.signals.gap >= LEAD:
-            # A clear lead among entries of one kind: answer the best one and still offer the others.
-            return self._offer_choices(ctx, hits[:3], domain=domain, question=query, answer=top.entry)
+            # A clear lead among entries of one kind: the best one is the answer, alone. Choices under an
+            # answer read as if the bot did not trust it; "转人工" is offered in the answer itself.
+            return TextReply(render_entry(top.entry))
         return self._offer_choices(ctx, hits[:3], domain=domain, question=query)
 
-    def _offer_choices(
-        self, ctx: Context, hits: list[Hit], *, domain: str, question: str, answer: Entry | None = None
-    ) -> TextReply:
+    def _offer_choices(self, ctx: Context, hits: list[Hit], *, domain: str, question: str) -> TextReply:
         ctx.start_flow(
             FAQ_CHOICE,
             "choose",
             FaqChoice(ids=[(h.entry.collection, h.entry.id) for h in hits], domain=domain, question=question),
         )
-        if answer is not None:
-            lines = [render_entry(answer), "", "如果您想问的是下面的问题，回复序号："]
-        else:
-            lines = ["您是想问下面哪一个？回复序号就行："]
+        lines = ["您是想问下面哪一个？回复序号就行："]
         lines += [f"{i}. {hit.entry.question}" for i, hit in enumerate(hits, start=1)]
         lines.append("都不是的话回复 0，我请工作人员来解答。")
-        if domain == "legal" and answer is None:
+        if domain == "legal":
             lines.append(LEGAL_NOTICE)
         return TextReply("\n".join(lines))
 
@@ -206,6 +204,6 @@ class ConsultationHandler:
         domain = "general"
         if any(word in text for word in ("律师", "法律", "打官司", "起诉")):
             domain = "legal"
-        elif any(word in text for word in ("心理", "咨询师", "聊聊", "倾诉")):
+        elif any(word in text for word in ("心理", "咨询师", "聊聊", "倾诉", "说说话", "没人说话", "陪我")):
             domain = "psych"
         return open_consultation(ctx, domain=domain, question=text, kind="asked")
