@@ -19,7 +19,12 @@ from handlers.flows import (
 from handlers.greeting import FallbackHandler, GreetingHandler
 from handlers.menu import MenuHandler
 from handlers.residents import AddressHandler, CommunityChoiceFlow, SubscriptionHandler
-from handlers.tickets.reporting import GrievanceHandler, GrievanceLocationFlow, TicketPhotoHandler
+from handlers.tickets.reporting import (
+    GrievanceHandler,
+    GrievanceLocationFlow,
+    SeparateReportHandler,
+    TicketPhotoHandler,
+)
 from handlers.tickets.status import RatingFlow, RatingHandler, TicketStatusHandler
 from handlers.volunteering.activities import ActivityHandler
 from handlers.volunteering.checkin import CheckinHandler, CheckinLocationFlow
@@ -46,6 +51,8 @@ def build_router() -> Router:
         Route(PointsHandler(), intents=frozenset({Intent.POINTS})),
         Route(volunteer, intents=frozenset({Intent.VOLUNTEER_SIGNUP})),
         Route(activities, intents=frozenset({Intent.ACTIVITY})),
+        # "不是同一个" right after a report joined a ticket: whatever the classifier made of it.
+        Route(SeparateReportHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(TicketStatusHandler(), intents=frozenset({Intent.TICKET_STATUS})),
         # "3分吧", "还行", "根本没修好": the handler recognises a rating itself, whatever the classifier thought.
         Route(RatingHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),

@@ -207,6 +207,23 @@ def add_follower(session: Session, *, ticket_id: int, resident_id: int, now: dat
     return True
 
 
+def remove_follower(session: Session, *, ticket_id: int, resident_id: int) -> None:
+    row = session.get(TicketFollower, (ticket_id, resident_id))
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def latest_join(session: Session, *, actor: str, since: datetime) -> TicketEvent | None:
+    """The newest "joined" event by this actor after `since`: the report they may say was another thing."""
+    return session.scalar(
+        select(TicketEvent)
+        .where(TicketEvent.actor == actor, TicketEvent.action == "joined", TicketEvent.created_at >= since)
+        .order_by(TicketEvent.created_at.desc(), TicketEvent.id.desc())
+        .limit(1)
+    )
+
+
 def followers(session: Session, *, ticket_id: int) -> list[Resident]:
     return list(
         session.scalars(

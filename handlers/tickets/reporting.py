@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,11 @@ from storage.models import DialogueState
 
 # Photos sent this soon after a report belong to it.
 PHOTO_WINDOW = timedelta(minutes=10)
+# "不是同一个" this soon after a report joined a ticket takes it out and files it on its own.
+SEPARATE_WINDOW = timedelta(minutes=30)
+_NOT_THE_SAME = re.compile(
+    r"^(不是|不对|不一样|两回事)|不是(同一|一个|一回事|一件事|那个|那根|那盏|那部|这个)|两回事|另外一[个根盏处]|别的地方"
+)
 ASK_PLACE = "请问具体在哪里？回复楼号（比如“3号楼2单元”或“小区北门”），或者发一个微信位置给我。"
 
 
@@ -145,6 +151,50 @@ class GrievanceLocationFlow:
             return UNHANDLED
         ctx.end_dialogue()
         return submit(ctx, text, place, photos=photos)
+
+
+class SeparateReportHandler:
+    """ "不是同一个": the report that just joined a ticket was another thing; it becomes its own ticket."""
+
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        text = msg.text.strip()
+        if not text or len(text) > 80 or not _NOT_THE_SAME.search(text) or ctx.community is None:
+            return UNHANDLED
+        actor = f"resident:{ctx.resident.id}"
+        joined = store.latest_join(ctx.session, actor=actor, since=ctx.now - SEPARATE_WINDOW)
+        if joined is None or not joined.note:
+            return UNHANDLED
+        old = ctx.session.get(store.Ticket, joined.ticket_id)
+        if old is None or old.reporter_id == ctx.resident.id:
+            return UNHANDLED
+        place = find_place(joined.note)
+        if not place.known:
+            place = Place(building=old.building, unit=old.unit, label=old.place)
+        store.remove_follower(ctx.session, ticket_id=old.id, resident_id=ctx.resident.id)
+        intake = report(
+            ctx.session,
+            ctx.settings,
+            community=ctx.community,
+            resident=ctx.resident,
+            text=f"{joined.note}（居民补充：{text}）",
+            place=place,
+            now=ctx.now,
+            source_key=f"inbound:{ctx.inbound_id}" if ctx.inbound_id else None,
+            separate=True,
+        )
+        store.add_event(
+            ctx.session,
+            ticket=old,
+            actor=actor,
+            action="left",
+            note=f"居民说不是同一个问题，另开工单 {intake.ticket.code}",
+            now=ctx.now,
+        )
+        ticket = intake.ticket
+        return TextReply(
+            f"明白了，是另一处。已单独登记，工单号 {ticket.code}（{ticket.place}）。\n"
+            f"工作人员会在 {format_local(ticket.due_at)} 前处理回复，发“查询 {ticket.code}”可看进度。"
+        )
 
 
 class TicketPhotoHandler:

@@ -46,12 +46,20 @@ def report(
     longitude: float | None = None,
     photos: list[dict[str, Any]] | None = None,
     source_key: str | None = None,
+    separate: bool = False,
 ) -> Intake:
-    """Turn a report into a ticket (or join the open one at the same building), alert, attach photos."""
+    """Turn a report into a ticket (or join the open one about the same thing), alert, attach photos.
+
+    `separate`: the resident said it is not the problem it was joined to; it is filed on its own.
+    """
     category = categorise(text)
     routing = routing_for(community)
     actor = f"resident:{resident.id}"
-    open_one = same_problem(session, community_id=community.id, category=category, text=text, place=place)
+    open_one = (
+        None
+        if separate
+        else same_problem(session, community_id=community.id, category=category, text=text, place=place)
+    )
     if open_one is not None:
         store.add_follower(session, ticket_id=open_one.id, resident_id=resident.id, now=now)
         event = store.add_event(

@@ -198,6 +198,26 @@ def test_the_same_problem_in_other_words_joins_and_says_what_and_when(
     assert actions(services, code) == ["created", "joined"]
 
 
+def test_saying_it_is_another_one_files_it_on_its_own(
+    client: TestClient, wechat: FakeWeChat, services: Services, resident: Resident
+) -> None:
+    code = code_in(resident.say("3号楼东边路灯坏了"))
+    neighbour = Resident(client, wechat, "openid-neighbour")
+    neighbour.join()
+    assert code in neighbour.say("3号楼东边又有个路灯不亮")
+    reply = neighbour.say("不是一个 我说的是车棚边上那根")
+    own = code_in(reply)
+    assert own != code and "单独登记" in reply
+    assert actions(services, code) == ["created", "joined", "left"]
+    with services.sessions.begin() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.code == own))
+        assert ticket is not None and ticket.building == "3" and "车棚" in ticket.description
+        followers = store.followers(session, ticket_id=load(services, code).id)
+        assert [r.openid for r in followers] == [resident.openid]
+    # Said again later, it is an ordinary message: nothing else is split off.
+    assert code_in(neighbour.say(f"查询 {own}")) == own
+
+
 def test_reminder_then_escalation_up_the_chain_once_per_level(
     services: Services, api: FakeApi, resident: Resident
 ) -> None:
