@@ -165,12 +165,13 @@ class SeparateReportHandler:
         if joined is None or not joined.note:
             return UNHANDLED
         old = ctx.session.get(store.Ticket, joined.ticket_id)
-        if old is None or old.reporter_id == ctx.resident.id:
+        if old is None:
             return UNHANDLED
         place = find_place(joined.note)
         if not place.known:
             place = Place(building=old.building, unit=old.unit, label=old.place)
-        store.remove_follower(ctx.session, ticket_id=old.id, resident_id=ctx.resident.id)
+        if old.reporter_id != ctx.resident.id:
+            store.remove_follower(ctx.session, ticket_id=old.id, resident_id=ctx.resident.id)
         intake = report(
             ctx.session,
             ctx.settings,

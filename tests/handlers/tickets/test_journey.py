@@ -218,6 +218,15 @@ def test_saying_it_is_another_one_files_it_on_its_own(
     assert code_in(neighbour.say(f"查询 {own}")) == own
 
 
+def test_the_reporter_who_reports_again_can_say_it_is_another_one(services: Services, resident: Resident) -> None:
+    code = code_in(resident.say("3号楼东边路灯坏了"))
+    assert code in resident.say("3号楼东边又有个路灯不亮")
+    own = code_in(resident.say("不是同一个 是车棚边上那根"))
+    assert own != code
+    assert actions(services, code) == ["created", "joined", "left"]
+    assert actions(services, own) == ["created"]
+
+
 def test_reminder_then_escalation_up_the_chain_once_per_level(
     services: Services, api: FakeApi, resident: Resident
 ) -> None:
