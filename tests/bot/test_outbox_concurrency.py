@@ -26,11 +26,12 @@ NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 WECOM = "/cgi-bin/message/send"
 CUSTOM = "/cgi-bin/message/custom/send"
 TIMEOUT = 0.3  # the client's timeout in these tests (seconds, real time)
+SLOW_SEND = 1.0  # how long the slow WeCom takes to answer (real time)
 FINAL = frozenset({"sent", "dead", "unknown"})
 
 
 class FastClock:
-    """Real time, running `speed` times faster: a quarter-second send takes ten seconds of the bot's time,
+    """Real time, running `speed` times faster: a send of a second takes ten seconds of the bot's time,
     as slow as WeCom was found to be, without the test waiting that long."""
 
     def __init__(self, start: datetime, speed: float) -> None:
@@ -59,10 +60,12 @@ def _quick(monkeypatch: pytest.MonkeyPatch, api: FakeApi) -> Iterator[None]:
     api.delays.clear()
 
 
-def drainers(db_url: str, tmp_path: Path, api: FakeApi, *, speed: float) -> Iterator[Drainers]:
+def drainers(
+    db_url: str, tmp_path: Path, api: FakeApi, *, speed: float, timeout: float = TIMEOUT
+) -> Iterator[Drainers]:
     clock = FastClock(NOW, speed)
     settings = make_settings(
-        db_url, tmp_path, wechat_api_base=api.base, wecom_api_base=api.base, api_timeout_seconds=TIMEOUT
+        db_url, tmp_path, wechat_api_base=api.base, wecom_api_base=api.base, api_timeout_seconds=timeout
     )
     pair = (Services(settings, clock=clock), Services(settings, clock=clock))
     try:
@@ -74,9 +77,9 @@ def drainers(db_url: str, tmp_path: Path, api: FakeApi, *, speed: float) -> Iter
 
 @pytest.fixture
 def slow_time(db_url: str, tmp_path: Path, api: FakeApi) -> Iterator[Drainers]:
-    # Fast enough that a quarter-second send is 10 s of the bot's time, slow enough that a send the client
-    # gives up on (11 timeouts at most) still ends inside its lease.
-    yield from drainers(db_url, tmp_path, api, speed=40)
+    # A one-second send is 10 s of the bot's time. The lease (11 client timeouts + 30 s of the bot's time)
+    # is then 4.6 s of real time: a test thread kept off the CPU by a busy machine still ends inside it.
+    yield from drainers(db_url, tmp_path, api, speed=10, timeout=SLOW_SEND + 0.5)
 
 
 @pytest.fixture
@@ -148,7 +151,7 @@ def test_a_slow_wecom_gets_every_alert_exactly_once(slow_time: Drainers, api: Fa
     # took its rows again and sent 7 of 25 twice. Each row's lease now covers its own send.
     assert lease_for(slow_time.first.settings) > timedelta(seconds=10)
     ids = alerts(slow_time.first, 25)
-    api.delays[WECOM] = 0.25
+    api.delays[WECOM] = SLOW_SEND
     run_until_settled(slow_time)
     assert statuses(slow_time.first) == {"sent": 25}
     assert len(api.sent(WECOM)) == 25  # not one resent

@@ -161,3 +161,8 @@ def test_everyday_reports_with_danger_words_are_grievances(text: str) -> None:
 def test_missing_someone_is_a_greeting() -> None:
     result = match_rules("想死你了奶奶")
     assert result is not None and result.intent is Intent.GREETING
+
+
+@pytest.mark.parametrize("text", ["被狗咬了谁来赔", "邻居家的狗把我咬了 谁赔", "被蚊子咬了好多包", "孙子被猫抓了一下"])
+def test_an_animal_bite_is_a_question_not_violence(text: str) -> None:
+    assert find_danger(text) is None and match_rules(text) is None
