@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from knowledge_base.encoders import Encoder, make_encoder
+from knowledge_base.encoders import Encoder, RememberingEncoder, make_encoder
 from knowledge_base.entries import Entry, load_entries
 from knowledge_base.evaluate import Query, QueryResult, evaluate, read_queries, summarise
 from knowledge_base.index import (
@@ -49,33 +48,6 @@ PUBLIC_QA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pu
 COLLECTION = "public"
 LEVELS: tuple[MatchLevel, ...] = ("confident", "weak", "none")
 T = TypeVar("T")
-
-
-class MemoEncoder:
-    """Encodes each distinct text once; the team hold-out builds many indexes over the same texts."""
-
-    def __init__(self, inner: Encoder) -> None:
-        self._inner = inner
-        self._memo: dict[str, NDArray[np.float32]] = {}
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    def warm_up(self) -> None:
-        self._inner.warm_up()
-
-    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if missing:
-            self._memo.update(zip(missing, self._inner.encode(missing), strict=True))
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._memo[t] for t in texts])
 
 
 def half_of(key: str) -> int:
@@ -111,7 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     labelled += public_benchmark(args.public_dir, args.encoder, args.misses)
     team = load_entries(args.team_dir)
     if team:
-        labelled += team_benchmark(team, MemoEncoder(make_encoder(args.encoder)))
+        labelled += team_benchmark(
+            team, RememberingEncoder(make_encoder(args.encoder), size=sys.maxsize, batch_limit=sys.maxsize)
+        )
     print()
     print_levels(labelled)
     if args.fit_calibration:

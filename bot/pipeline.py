@@ -268,11 +268,12 @@ def _apologise(services: Services, msg: Inbound, inbound_id: int, *, handoff: Ha
         attempts = repo.fail_inbound(session, inbound_id=inbound_id, now=now, delays=RETRY_DELAYS)
         in_response = handoff is None or handoff.take_reply()
         gave_up = attempts > len(RETRY_DELAYS)
-        if attempts == 1 or gave_up:
-            _record_reply(ctx, TextReply(GAVE_UP if gave_up else APOLOGY), in_response=in_response)
+        # Retries in between fail quietly: the resident was told once already.
+        reply = TextReply(GAVE_UP if gave_up else APOLOGY) if attempts == 1 or gave_up else None
+        if reply is not None:
+            _record_reply(ctx, reply, in_response=in_response)
         if gave_up:
             _surface_failure(ctx, msg, cls)
-    reply = TextReply(GAVE_UP if gave_up else APOLOGY) if attempts == 1 or gave_up else None
     return Handled(reply if in_response else None, Classification(Intent.UNKNOWN, 0.0, "error"), "failed")
 
 

@@ -27,15 +27,8 @@ def assign_community(ctx: Context, community: Community) -> None:
 
 def ask_community_if_needed(ctx: Context, *, pending_text: str = "") -> TextReply | None:
     """Ask once which community the resident belongs to; None when it is known or obvious."""
-    if ctx.community is not None:
-        return None
-    communities = repo.list_communities(ctx.session)
-    if not communities:
-        return None
-    if len(communities) == 1:
-        assign_community(ctx, communities[0])
-        return None
-    if ctx.resident.community_asked_at is not None:
+    communities = _to_ask_among(ctx)
+    if not communities or ctx.resident.community_asked_at is not None:
         return None
     return ask_community(ctx, communities, pending_text=pending_text)
 
@@ -44,15 +37,22 @@ def community_needed(ctx: Context, *, pending_text: str, why: str) -> TextReply 
     """Ask which community the resident lives in now, because the next step needs it (a ticket,
     volunteering, points); None when it is known, or obvious. A question is answered without it: the
     community is asked only here, when `pending_text` cannot go on without it, and handled once they answer."""
-    if ctx.community is not None:
-        return None
-    communities = repo.list_communities(ctx.session)
+    communities = _to_ask_among(ctx)
     if not communities:
         return None
+    return TextReply(why + ask_community(ctx, communities, pending_text=pending_text).text)
+
+
+def _to_ask_among(ctx: Context) -> list[Community]:
+    """The communities to ask the resident to choose from; empty when theirs is known, or is the only one
+    (then it is theirs from now on)."""
+    if ctx.community is not None:
+        return []
+    communities = repo.list_communities(ctx.session)
     if len(communities) == 1:
         assign_community(ctx, communities[0])
-        return None
-    return TextReply(why + ask_community(ctx, communities, pending_text=pending_text).text)
+        return []
+    return communities
 
 
 def ask_community(ctx: Context, communities: list[Community], *, pending_text: str = "") -> TextReply:

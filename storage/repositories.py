@@ -130,16 +130,6 @@ def resident_in_full(
     return (row[0], row[1], row[2]) if row is not None else None
 
 
-def resident_and_community(session: Session, *, openid: str) -> tuple[Resident, Community | None] | None:
-    """The resident and the community they chose, in one query."""
-    row = session.execute(
-        select(Resident, Community)
-        .outerjoin(Community, Community.id == Resident.community_id)
-        .where(Resident.openid == openid)
-    ).first()
-    return (row[0], row[1]) if row is not None else None
-
-
 def resident_by_openid(session: Session, *, openid: str) -> Resident | None:
     return session.scalar(select(Resident).where(Resident.openid == openid))
 
