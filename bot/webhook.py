@@ -36,12 +36,12 @@ router = APIRouter()
 SUCCESS = PlainTextResponse("success")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_executor(request: Request) -> ThreadPoolExecutor:
+async def get_executor(request: Request) -> ThreadPoolExecutor:
     executor: ThreadPoolExecutor = request.app.state.executor
     return executor
 
