@@ -1,10 +1,23 @@
 """Imports every model module so metadata (and Alembic) sees all tables."""
 
-from storage import access, activities, console, consultations, knowledge, ledger, models, rewards, tickets, volunteers
+from storage import (
+    access,
+    activities,
+    alerts,
+    console,
+    consultations,
+    knowledge,
+    ledger,
+    models,
+    rewards,
+    tickets,
+    volunteers,
+)
 
 __all__ = [
     "access",
     "activities",
+    "alerts",
     "console",
     "consultations",
     "knowledge",
