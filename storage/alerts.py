@@ -156,4 +156,8 @@ def visible_case(
         .where(model.id == case_id, _clause(model, reach))
     )
     row = session.execute(query).first()
-    return (row[0], row[1]) if row is not None else None
+    if row is None:
+        return None
+    case, resident = row[0], row[1]
+    assert isinstance(case, CrisisAlert | Consultation)
+    return case, resident
