@@ -3,7 +3,7 @@ sign up on their behalf, and cancelling a sign-up (which frees the place). Never
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.activities import Activity, ActivitySignup, Attendance
@@ -46,7 +46,7 @@ def find_residents(session: Session, *, community_id: int, text: str, limit: int
     if not text:
         return []
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    conditions = [Resident.display_name.like(pattern, escape="\\")]
+    conditions: list[ColumnElement[bool]] = [Resident.display_name.like(pattern, escape="\\")]
     parts = [p for p in text.replace("号楼", "-").replace("单元", "-").replace("室", "").split("-") if p]
     if parts and all(p.isalnum() for p in parts):
         building = Resident.building == parts[0]

@@ -13,7 +13,7 @@ from datetime import datetime
 from itertools import pairwise
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.alerts import CrisisAlert
 from storage.console import Reach, visible
@@ -27,7 +27,7 @@ CHOICES_PREFIX = "您是想问下面哪一个"
 ALERT_LIMIT = 5000
 
 
-def _week_sums(column: ColumnElement[datetime], weeks: Sequence[datetime]) -> list[ColumnElement[int]]:
+def _week_sums(column: InstrumentedAttribute[datetime], weeks: Sequence[datetime]) -> list[ColumnElement[int]]:
     """One count per week [weeks[i], weeks[i+1])."""
     return [func.sum(case((and_(column >= start, column < end), 1), else_=0)) for start, end in pairwise(weeks)]
 
@@ -73,12 +73,16 @@ def ticket_groups(session: Session, *, reach: Sequence[Reach], weeks: Sequence[d
         counts = [int(n or 0) for n in numbers]
         groups.append(
             TicketGroup(
-                community_id,
-                building or "",
-                category,
-                colour,
-                assignee or "",
-                *counts[:5],
+                community_id=community_id,
+                building=building or "",
+                category=category,
+                colour=colour,
+                assignee=assignee or "",
+                created=counts[0],
+                resolved=counts[1],
+                on_time=counts[2],
+                rated=counts[3],
+                satisfied=counts[4],
                 weekly=tuple(counts[5:]),
             )
         )
