@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.pipeline import retry_failed_messages
 from bot.services import Services
+from handlers.alerts import remind_unacknowledged
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
 from storage import repositories as repo
@@ -89,5 +90,21 @@ def retry_job(services: Services, *, every: timedelta = timedelta(seconds=20)) -
     return throttled(every, run)
 
 
+def alert_job(services: Services, *, every: timedelta = timedelta(minutes=1)) -> Job:
+    """Sends an alert nobody acknowledged again, then escalates it (handlers.alerts)."""
+
+    def run(now: datetime) -> None:
+        with services.sessions.begin() as session:
+            remind_unacknowledged(session, services.settings, now=now)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
-    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services)]
+    return [
+        sla_job(services),
+        reminder_job(services),
+        retention_job(services),
+        retry_job(services),
+        alert_job(services),
+    ]

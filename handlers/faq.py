@@ -12,7 +12,7 @@ from handlers.base import UNHANDLED, Context, Outcome
 from handlers.communities import spec_of
 from handlers.flows import FAQ_CHOICE, FaqChoice
 from handlers.messages import Inbound, TextReply
-from handlers.notify import CardLine, duty_worker, wecom_card
+from handlers.notify import CardLine, console_url, duty_worker, wecom_card
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from intents import Classification, Intent
 from intents.numbers import to_int
@@ -93,7 +93,12 @@ def open_consultation(ctx: Context, *, domain: str, question: str, kind: Handove
     ctx.send_later(
         channel="wecom_app",
         recipient=assignee or "@duty",
-        payload=wecom_card(f"居民{label}咨询 #{consultation.id}", card) | {"consultation_id": consultation.id},
+        payload=wecom_card(
+            f"居民{label}咨询 #{consultation.id}",
+            card,
+            url=console_url(ctx.settings, f"/console/alerts/consultation/{consultation.id}"),
+        )
+        | {"consultation_id": consultation.id},
         dedupe_key=f"consultation:{consultation.id}",
     )
     who = f"社区的{label}志愿者或工作人员" if label else "社区工作人员"

@@ -19,6 +19,7 @@ from handlers.communities import spec_of
 from handlers.runtime import Settings
 from handlers.service_window import push_fits_window
 from storage import repositories as repo
+from storage.alerts import record_alert
 from storage.models import Community, Resident
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,17 @@ def resident_place(ctx: Context) -> str:
 def alert_duty_worker(ctx: Context, *, label: str, text: str, level: str) -> None:
     """A red alert to the worker on duty; one per inbound message even if WeChat retries."""
     recipient = duty_worker(ctx)
+    alert = record_alert(
+        ctx.session,
+        community_id=ctx.community_id,
+        resident_id=ctx.resident.id,
+        inbound_id=ctx.inbound_id,
+        level=level,
+        label=label,
+        text=text,
+        recipient=recipient,
+        now=ctx.now,
+    )
     community = ctx.community.name if ctx.community else "未分配社区"
     colour = {"red": "红色", "yellow": "黄色", "blue": "蓝色"}.get(level, level)
     card = wecom_card(
@@ -101,9 +113,9 @@ def alert_duty_worker(ctx: Context, *, label: str, text: str, level: str) -> Non
             ("highlight", f"{colour}警报：{label}"),
             ("gray", f"{community} · {resident_place(ctx)}"),
             ("normal", f"居民原话：{text[:200]}"),
-            ("normal", "请立即电话或上门联系，处理后在系统中登记。"),
+            ("normal", "请立即电话或上门联系，处理后在工作台登记。"),
         ],
-        url=console_url(ctx.settings, "/console/"),
+        url=console_url(ctx.settings, f"/console/alerts/alert/{alert.id}"),
     )
     ctx.send_later(
         channel="wecom_app",

@@ -3,6 +3,7 @@
 from storage import (
     access,
     activities,
+    alerts,
     console,
     consultations,
     households,
@@ -17,6 +18,7 @@ from storage import (
 __all__ = [
     "access",
     "activities",
+    "alerts",
     "console",
     "consultations",
     "households",

@@ -23,6 +23,13 @@ class Consultation(Base):
     # open -> assigned -> closed
     status: Mapped[str] = mapped_column(String(16), default="open")
     assigned_to: Mapped[str | None] = mapped_column(String(64))
+    # How a worker handled it in the console (see storage/alerts.py for alerts, handled the same way).
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(MaskedText, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
