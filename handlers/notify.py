@@ -38,19 +38,26 @@ def console_url(settings: Settings, path: str) -> str:
     return (settings.public_url or LOCAL_CONSOLE).rstrip("/") + path
 
 
+def staff_of(community: Community | None) -> dict[str, str]:
+    """The community's workers who act on tickets, name by WeCom userid, as the community file lists them."""
+    if community is None:
+        return {}
+    spec = spec_of(community)
+    people = [spec.duty, *(g.worker for g in spec.grids), *spec.teams.values()]
+    if spec.escalation:
+        people += [spec.escalation.leader, spec.escalation.street]
+    staff: dict[str, str] = {}
+    for person in people:
+        if person is not None:
+            staff.setdefault(person.wecom_userid, person.name)
+    return staff
+
+
 def worker_name(community: Community | None, userid: str | None) -> str:
     """What a card calls a worker: their name from the community file, else their WeCom userid."""
     if not userid:
         return "未指定"
-    if community is not None:
-        spec = spec_of(community)
-        people = [spec.duty, *(g.worker for g in spec.grids), *spec.teams.values()]
-        if spec.escalation:
-            people += [spec.escalation.leader, spec.escalation.street]
-        for person in people:
-            if person is not None and person.wecom_userid == userid:
-                return person.name
-    return userid
+    return staff_of(community).get(userid, userid)
 
 
 def wecom_card(title: str, lines: Sequence[CardLine], *, url: str = "", button: str = "详情") -> dict[str, Any]:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from handlers.flows import TICKET_RATING, TicketRating
-from handlers.notify import push_to_resident, worker_name
+from handlers.notify import push_to_resident, staff_of, worker_name
 from handlers.runtime import Settings
+from handlers.tickets.desk import list_held, take_next
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
 from handlers.tickets.routing import Routing, routing_for
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
@@ -32,12 +33,17 @@ RATING_WINDOW = timedelta(hours=48)
 ACTIONS = {"接单": "accept", "进展": "progress", "转派": "transfer", "办结": "resolve"}
 VERBS = {action: verb for verb, action in ACTIONS.items()}
 WORKER_HELP = (
-    "可用指令：\n接单 工单号\n进展 工单号 说明（如：进展 AB3D5F 已联系电工）\n"
-    "转派 工单号 企业微信账号\n办结 工单号 说明（如：办结 AB3D5F 已更换灯泡）\n登录（获取电脑上打开工作台的链接）"
+    "可用指令：\n我的工单（列出您手上的工单）\n接单（领取最早一张待接单的工单）或 接单 工单号\n"
+    "进展 工单号 说明（如：进展 AB3D5F 已联系电工）\n"
+    "转派 工单号 姓名（如：转派 AB3D5F 刘师傅）\n办结 工单号 说明（如：办结 AB3D5F 已更换灯泡）\n"
+    "登录（获取电脑上打开工作台的链接）"
 )
 _COMMAND = re.compile(
     r"^\s*(?P<verb>接单|进展|转派|办结)\s*[:：]?\s*(?P<code>[A-Za-z0-9]{4,10})(?:\s+(?P<rest>.*))?\s*$", re.S
 )
+# A bare "接单" (take the oldest waiting ticket) and "我的工单" (list what I hold), with a stray full stop.
+_TAKE_NEXT = re.compile(r"^\s*接单\s*[。.!！]?\s*$")
+_LIST = re.compile(r"^\s*(我的工单|我的|列表|工单列表|工单)\s*[。.!！?？]?\s*$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class WorkerCommand:
 
 
 def parse_worker_command(text: str) -> WorkerCommand | None:
+    if _LIST.match(text):
+        return WorkerCommand("list", "")
+    if _TAKE_NEXT.match(text):
+        return WorkerCommand("accept", "")
     match = _COMMAND.match(text)
     if match is None:
         return None
@@ -130,6 +140,12 @@ def _accept(step: _Step) -> ActionResult:
     ticket = step.ticket
     if ticket.status == "accepted" and ticket.assignee == step.worker:
         return step.done(f"工单 {ticket.code} 您已经接过了。")
+    if ticket.status == "accepted" and ticket.assignee:
+        # Taking it silently would leave two people on it and tell the resident "已接单" twice.
+        holder = worker_name(step.session.get(Community, ticket.community_id), ticket.assignee)
+        return step.refuse(
+            f"工单 {ticket.code} 已由 {holder} 接单处理，未做修改。如需接手，请让 {holder} 转派给您。", 409
+        )
     ticket.assignee = step.worker
     event_id = step.record("accepted")
     step.tell_residents(f"您反映的问题（工单 {ticket.code}）已有工作人员接单处理。", event_id)
@@ -148,12 +164,32 @@ def _progress(step: _Step) -> ActionResult:
     return step.done(f"已记录进展：{step.ticket.code}。")
 
 
+def resolve_worker(community: Community | None, workers: set[str], said: str) -> tuple[str | None, str]:
+    """The WeCom userid a worker meant by `said` (a userid, a name, or part of one: "刘师傅" for
+    "物业电工班 刘师傅"), or None and why not (nobody, or several people by that name)."""
+    staff = {userid: name for userid, name in staff_of(community).items() if userid in workers}
+    if said in staff:
+        return said, ""
+    exact = [userid for userid, name in staff.items() if name == said]
+    found = exact or [userid for userid, name in staff.items() if said and said in name]
+    if len(found) == 1:
+        return found[0], ""
+    if found:
+        options = "、".join(f"{staff[u]}（{u}）" for u in sorted(found))
+        return None, f"本社区有 {len(found)} 位工作人员叫“{said}”：{options}。请写全名或账号，未转派。"
+    everyone = "、".join(staff[u] for u in sorted(staff)) or "（无）"
+    return None, f"“{said or '（空）'}”不是本社区登记的工作人员，未转派。可转派给：{everyone}。"
+
+
 def _transfer(step: _Step) -> ActionResult:
-    ticket, target, note = step.ticket, step.command.target, step.command.note
-    if not target or target not in step.routing.workers():
-        return step.refuse(f"“{target or '（空）'}”不是本社区登记的工作人员，未转派。", 400)
+    ticket, said, note = step.ticket, step.command.target, step.command.note
+    community = step.session.get(Community, ticket.community_id)
+    target, why = resolve_worker(community, step.routing.workers(), said)
+    if target is None:
+        return step.refuse(why, 400)
+    name = worker_name(community, target)
     if target == ticket.assignee:
-        return step.refuse(f"工单 {ticket.code} 已经由 {target} 负责。", 409)
+        return step.refuse(f"工单 {ticket.code} 已经由 {name} 负责。", 409)
     previous = ticket.assignee
     ticket.assignee = target
     ticket.reminded = False
@@ -164,12 +200,11 @@ def _transfer(step: _Step) -> ActionResult:
         ticket,
         userid=target,
         title=f"【{COLOUR_NAMES[ticket.colour]}】转派工单 {ticket.code}",
-        lead=f"{worker_name(step.session.get(Community, ticket.community_id), step.worker)} 将此工单转给您"
-        + (f"：{note}" if note else ""),
+        lead=f"{worker_name(community, step.worker)} 将此工单转给您" + (f"：{note}" if note else ""),
         dedupe_key=f"ticket:{ticket.code}:transfer:{event_id}",
         now=step.now,
     )
-    return step.done(f"已转派给 {target}：{ticket.code}。")
+    return step.done(f"已转派给 {name}：{ticket.code}。")
 
 
 def _resolve(step: _Step) -> ActionResult:
@@ -265,9 +300,16 @@ def act(
     """A worker's action on a ticket. Refusals change nothing; every change is a ticket event."""
     if source_key and store.event_by_source(session, source_key=source_key) is not None:
         return ActionResult(True, "这条指令已经处理过了。")
+    if command.action == "list":
+        return ActionResult(True, list_held(session, worker))
     run = _ACTIONS.get(command.action)
     if run is None:
         raise ValueError(f"unknown action {command.action}")
+    if command.action == "accept" and not command.code:
+        waiting = take_next(session, worker)
+        if waiting is None:
+            return ActionResult(True, "暂时没有您可以接的待接单工单。发送“我的工单”查看您手上的工单。")
+        command = replace(command, code=waiting.code)
     ticket = store.ticket_by_code(session, code=command.code, for_update=True)
     if ticket is None:
         return ActionResult(False, f"没有找到工单 {command.code}，请核对工单号。", 404)
