@@ -35,7 +35,9 @@ from bot.clients import (
 from bot.services import Services
 from bot.settings import Settings
 from handlers import service_window
+from handlers.tickets.cards import CARD_UPDATE
 from storage import repositories as repo
+from storage import wecom_cards
 from storage.models import PRIORITY_RED, OutboxMessage, Resident
 from storage.outbox import Claim, claim_next_outbox, mark_outbox_unknown, note_first_send
 
@@ -116,7 +118,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _message_body(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in payload.items() if k in ("msgtype", "text", "textcard", "news", "image", "markdown")}
+    return {
+        k: v
+        for k, v in payload.items()
+        if k in ("msgtype", "text", "textcard", "news", "image", "markdown", "template_card")
+    }
 
 
 def _sent_since(session: Session, *, channel: str, recipient: str, since: datetime) -> int:
@@ -148,6 +154,7 @@ class Senders:
             "wechat_custom": self.send_custom,
             "wechat_template": self.send_template,
             "wecom_app": self.send_wecom,
+            CARD_UPDATE: self.update_card,
         }
 
     def send_custom(self, session: Session, job: Delivery, now: datetime) -> None:
@@ -186,12 +193,26 @@ class Senders:
         hour = _sent_since(session, channel="wecom_app", recipient=job.recipient, since=now - timedelta(hours=1))
         if hour >= per_hour:
             raise Postpone(now + timedelta(minutes=10))
-        self.wecom.send_app_message(
+        answer = self.wecom.send_app_message(
             job.recipient,
             _message_body(job.payload),
             duplicate_check_seconds=int(duplicate_check(job.priority).total_seconds()),
             budget=self.budget,
         )
+        card = job.payload.get("template_card")
+        if isinstance(card, dict) and answer.get("response_code"):
+            # Kept with the card, in this transaction, so any server can change the card later (once).
+            wecom_cards.remember_code(
+                session, task_id=str(card.get("task_id")), response_code=str(answer["response_code"]), now=now
+            )
+
+    def update_card(self, session: Session, job: Delivery, now: datetime) -> None:
+        """Change a ticket card with the response_code WeCom gave for it (good once, for 72 hours)."""
+        expires = datetime.fromisoformat(str(job.payload.get("expires_at") or "2000-01-01T00:00:00+00:00"))
+        if expires <= now:
+            raise Undeliverable("the card's response_code has expired")
+        change = {k: v for k, v in job.payload.items() if k in ("button", "template_card")}
+        self.wecom.update_template_card(job.recipient, str(job.payload["response_code"]), change, budget=self.budget)
 
 
 def drain_once(services: Services, senders: dict[str, Send], *, now: datetime | None = None, limit: int = 20) -> int:
@@ -320,7 +341,7 @@ def make_senders(services: Services) -> dict[str, Send]:
         if not settings.wechat_app_secret:
             senders["wechat_custom"] = senders["wechat_template"] = log_only
         if not settings.wecom_secret:
-            senders["wecom_app"] = log_only
+            senders["wecom_app"] = senders[CARD_UPDATE] = log_only
     return senders
 
 

@@ -2,6 +2,9 @@
 
 from storage import access, activities, console, consultations, knowledge, ledger, models, rewards, tickets, volunteers
 
+# isort: split
+from storage import wecom_cards
+
 __all__ = [
     "access",
     "activities",
@@ -13,4 +16,5 @@ __all__ = [
     "rewards",
     "tickets",
     "volunteers",
+    "wecom_cards",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from handlers.flows import TICKET_RATING, TicketRating
 from handlers.notify import push_to_resident, staff_of, worker_name
 from handlers.runtime import Settings
+from handlers.tickets.cards import refresh_cards
 from handlers.tickets.desk import list_held, take_next
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
 from handlers.tickets.routing import Routing, routing_for
@@ -32,6 +33,8 @@ RATING_WINDOW = timedelta(hours=48)
 
 ACTIONS = {"接单": "accept", "进展": "progress", "转派": "transfer", "办结": "resolve"}
 VERBS = {action: verb for verb, action in ACTIONS.items()}
+# Actions after which the ticket's cards in WeCom show something else (who holds it, or that it is done).
+CARD_CHANGING = frozenset({"accept", "transfer", "resolve", "reopen"})
 WORKER_HELP = (
     "可用指令：\n我的工单（列出您手上的工单）\n接单（领取最早一张待接单的工单）或 接单 工单号\n"
     "进展 工单号 说明（如：进展 AB3D5F 已联系电工）\n"
@@ -320,7 +323,10 @@ def act(
     if not ticket.is_open and command.action != "reopen":
         verb = VERBS.get(command.action, {"reply": "回复"}.get(command.action, command.action))
         return ActionResult(False, f"工单 {ticket.code} 已经{STATUS_NAMES[ticket.status]}，不能再{verb}。", 409, ticket)
-    return run(_Step(session, settings, ticket, routing, worker, command, now, source_key, via))
+    result = run(_Step(session, settings, ticket, routing, worker, command, now, source_key, via))
+    if command.action in CARD_CHANGING:
+        refresh_cards(session, settings, ticket, now=now)
+    return result
 
 
 def _await_rating(session: Session, *, ticket: Ticket, now: datetime) -> None:

@@ -6,7 +6,6 @@ Every function runs inside the caller's transaction; messages leave through the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from handlers.notify import console_url, push_to_resident, wecom_card
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from handlers.runtime import Settings
+from handlers.tickets.cards import buttons_for, enqueue_ticket_card, task_id_for, ticket_card
 from handlers.tickets.routing import routing_for
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
 from handlers.tickets.workdays import format_local
@@ -50,26 +50,6 @@ def describe(ticket: Ticket) -> str:
     return f"{COLOUR_NAMES.get(ticket.colour, ticket.colour)}·{CATEGORY_NAMES.get(ticket.category, ticket.category)}"
 
 
-def _card(
-    session: Session, settings: Settings, ticket: Ticket, *, title: str, lead: str, closing: str
-) -> dict[str, Any]:
-    reporter = session.get(Resident, ticket.reporter_id)
-    phone = masked_phone(session, settings, reporter) if reporter else "未登记"
-    card = wecom_card(
-        title,
-        [
-            ("highlight", lead),
-            ("gray", f"工单 {ticket.code} · {describe(ticket)} · {ticket.place or '地点未说明'}"),
-            ("normal", f"居民原话：{summary(ticket.description, 200)}"),
-            ("normal", f"联系电话：{phone}　时限：{format_local(ticket.due_at)}"),
-            ("normal", closing),
-        ],
-        url=console_url(settings, f"/console/tickets/{ticket.code}"),
-        button="打开工单",
-    )
-    return card | {"ticket": ticket.code, "level": ticket.colour}
-
-
 def alert_worker(
     session: Session,
     settings: Settings,
@@ -80,17 +60,28 @@ def alert_worker(
     lead: str,
     dedupe_key: str,
     now: datetime,
-    closing: str = "请回复“接单 工单号”接单，处理中回复“进展 工单号 说明”，完成后回复“办结 工单号 说明”。",
+    closing: str = "可点按钮，或回复“接单 工单号”“进展 工单号 说明”“办结 工单号 说明”。",
 ) -> None:
-    repo.enqueue_outbox(
-        session,
-        channel="wecom_app",
-        recipient=userid,
-        payload=_card(session, settings, ticket, title=title, lead=lead, closing=closing),
-        community_id=ticket.community_id,
-        now=now,
-        dedupe_key=dedupe_key,
+    """A ticket card to a worker: a WeCom template card with 接单 / 办结 buttons, opening the ticket's page."""
+    reporter = session.get(Resident, ticket.reporter_id)
+    phone = masked_phone(session, settings, reporter) if reporter else "未登记"
+    card = ticket_card(
+        ticket,
+        settings,
+        task_id=task_id_for(ticket, dedupe_key),
+        title=title,
+        lead=lead,
+        words=f"居民原话：{summary(ticket.description, 70)}\n{closing}",
+        facts=[
+            ("工单号", ticket.code),
+            ("类别", describe(ticket)),
+            ("地点", ticket.place or "地点未说明"),
+            ("联系电话", phone),
+            ("时限", format_local(ticket.due_at)),
+        ],
+        buttons=buttons_for(ticket, userid),
     )
+    enqueue_ticket_card(session, ticket=ticket, userid=userid, card=card, dedupe_key=dedupe_key, now=now)
 
 
 def alert_joined(
