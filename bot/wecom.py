@@ -21,6 +21,7 @@ from bot.webhook import get_services
 from bot.wechat import BadMessage, Codec, new_nonce, parse_envelope, sha1_signature, signature_matches, timestamp_fresh
 from handlers.tickets.actions import WORKER_HELP, WorkerCommand, act, parse_worker_command
 from handlers.tickets.cards import parse_button_key
+from handlers.tickets.unreachable import worker_text
 from storage.models import utcnow
 from storage.repositories import enqueue_outbox
 from storage.wecom_cards import remember_code
@@ -101,7 +102,7 @@ def handle_card_click(services: Services, message: dict[str, Any]) -> None:
                 session,
                 channel="wecom_app",
                 recipient=worker,
-                payload={"msgtype": "text", "text": {"content": outcome.message}, "ticket": code},
+                payload=worker_text(services.settings, outcome.message, ticket=code),
                 community_id=outcome.ticket.community_id if outcome.ticket else None,
                 now=now,
                 dedupe_key=f"card-click:{click[:40]}",

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from handlers.flows import TICKET_RATING, TicketRating
-from handlers.notify import push_to_resident, staff_of, worker_name
+from handlers.notify import push_to_resident, worker_name
 from handlers.runtime import Settings
 from handlers.tickets.cards import refresh_cards
-from handlers.tickets.desk import list_held, take_next
+from handlers.tickets.desk import list_held, resolve_worker, take_next
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
 from handlers.tickets.routing import Routing, routing_for
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
+from handlers.tickets.unreachable import record_unreachable
 from handlers.tickets.workdays import deadline_for, format_local, reminder_for
 from storage import repositories as repo
 from storage import tickets as store
@@ -107,6 +108,8 @@ class _Step:
     now: datetime
     source_key: str | None
     via: str
+    # What the worker must be told because a resident could not be reached ("居民收不到，请电话联系 …").
+    unreached: list[str] = field(default_factory=list)
 
     @property
     def actor(self) -> str:
@@ -129,11 +132,39 @@ class _Step:
         )
         return event.id
 
-    def tell_residents(self, text: str, event_id: int) -> None:
-        notify_residents(self.session, self.settings, self.ticket, text=text, event_id=event_id, now=self.now)
+    def tell_residents(self, text: str, event_id: int) -> bool:
+        """Tell the ticket's residents; whether the reporter was reached. Whoever was not is kept on the
+        ticket and named to the worker with the number to call."""
+        reporter_reached = True
+        pushes = notify_residents(self.session, self.settings, self.ticket, text=text, event_id=event_id, now=self.now)
+        for resident, push in pushes:
+            if push.queued or push.reason == "already queued":
+                continue
+            if resident.id == self.ticket.reporter_id:
+                reporter_reached = False
+            self.cannot_reach(resident, text, push.reason, key=f"{self.ticket.code}:{event_id}:{resident.id}")
+        return reporter_reached
+
+    def cannot_reach(self, resident: Resident, text: str, reason: str, *, key: str) -> None:
+        line = record_unreachable(
+            self.session,
+            self.settings,
+            self.ticket,
+            resident,
+            what=text,
+            reason=reason,
+            worker=self.worker,
+            via=self.via,
+            now=self.now,
+            key=key,
+        )
+        if line not in self.unreached:
+            self.unreached.append(line)
 
     def done(self, message: str) -> ActionResult:
-        return ActionResult(True, message, 200, self.ticket)
+        if self.unreached:
+            message = f"{message}\n" + "\n".join(self.unreached)
+        return ActionResult(True, message, 200, self.ticket, delivered=not self.unreached)
 
     def refuse(self, message: str, status_code: int) -> ActionResult:
         return ActionResult(False, message, status_code, self.ticket)
@@ -167,23 +198,6 @@ def _progress(step: _Step) -> ActionResult:
     return step.done(f"已记录进展：{step.ticket.code}。")
 
 
-def resolve_worker(community: Community | None, workers: set[str], said: str) -> tuple[str | None, str]:
-    """The WeCom userid a worker meant by `said` (a userid, a name, or part of one: "刘师傅" for
-    "物业电工班 刘师傅"), or None and why not (nobody, or several people by that name)."""
-    staff = {userid: name for userid, name in staff_of(community).items() if userid in workers}
-    if said in staff:
-        return said, ""
-    exact = [userid for userid, name in staff.items() if name == said]
-    found = exact or [userid for userid, name in staff.items() if said and said in name]
-    if len(found) == 1:
-        return found[0], ""
-    if found:
-        options = "、".join(f"{staff[u]}（{u}）" for u in sorted(found))
-        return None, f"本社区有 {len(found)} 位工作人员叫“{said}”：{options}。请写全名或账号，未转派。"
-    everyone = "、".join(staff[u] for u in sorted(staff)) or "（无）"
-    return None, f"“{said or '（空）'}”不是本社区登记的工作人员，未转派。可转派给：{everyone}。"
-
-
 def _transfer(step: _Step) -> ActionResult:
     ticket, said, note = step.ticket, step.command.target, step.command.note
     community = step.session.get(Community, ticket.community_id)
@@ -215,13 +229,16 @@ def _resolve(step: _Step) -> ActionResult:
     ticket.resolved_at = step.now
     ticket.latest_note = note or ticket.latest_note
     event_id = step.record("resolved", note=note or None)
-    step.tell_residents(
+    reached = step.tell_residents(
         f"您反映的问题（工单 {ticket.code}）已处理完毕"
         + (f"：{note}" if note else "。")
         + "\n请回复 1-5 给这次处理打分（5 分最满意，1-2 分我们会重新处理并回访）。",
         event_id,
     )
     _await_rating(step.session, ticket=ticket, now=step.now)
+    if not reached:
+        # Never "已请居民评价" when the resident was not asked: the line after it says whom to call.
+        return step.done(f"已办结：{ticket.code}。居民没有收到办结通知，请电话告知结果并请其评价。")
     return step.done(f"已办结：{ticket.code}。已请居民评价。")
 
 
@@ -251,6 +268,8 @@ def _reply(step: _Step) -> ActionResult:
             now=step.now,
             dedupe_key=f"ticket:{ticket.code}:event:{event_id}:reply",
             about=f"ticket {ticket.code}",
+            ticket=ticket.code,
+            event_id=event_id,
         )
         if reporter is not None
         else None
@@ -260,7 +279,10 @@ def _reply(step: _Step) -> ActionResult:
     if event is not None:
         event.data = {"delivered": delivered, "channel": push.channel if push else None}
     if not delivered:
-        return ActionResult(True, "居民暂时收不到消息，请电话联系。", 200, ticket, delivered=False)
+        if reporter is not None and not (push is not None and push.reason == "already queued"):
+            step.cannot_reach(reporter, text, push.reason if push else "", key=f"{ticket.code}:{event_id}:reply")
+        call = step.unreached[0].removeprefix("居民收不到，") if step.unreached else "请电话联系。"
+        return ActionResult(True, f"居民暂时收不到消息，{call}", 200, ticket, delivered=False)
     how = "客服消息" if push is not None and push.channel == "wechat_custom" else "模板消息"
     return ActionResult(True, f"已通过{how}发给居民。", 200, ticket, delivered=True)
 

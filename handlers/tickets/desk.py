@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from handlers.communities import spec_of
+from handlers.notify import staff_of
 from handlers.tickets.notices import STATUS_NAMES, describe
 from handlers.tickets.workdays import format_local
 from storage import desk
 from storage import repositories as repo
 from storage.console import Reach
+from storage.models import Community
 from storage.tickets import Ticket
 
 
@@ -72,3 +74,20 @@ def list_held(session: Session, worker: str, *, limit: int = 10) -> str:
         lines.append("还有更多，请在工作台查看。")
     lines.append("回复“进展 工单号 说明”或“办结 工单号 说明”。")
     return "\n".join(lines)
+
+
+def resolve_worker(community: Community | None, workers: set[str], said: str) -> tuple[str | None, str]:
+    """The WeCom userid a worker meant by `said` (a userid, a name, or part of one: "刘师傅" for
+    "物业电工班 刘师傅"), or None and why not (nobody, or several people by that name)."""
+    staff = {userid: name for userid, name in staff_of(community).items() if userid in workers}
+    if said in staff:
+        return said, ""
+    exact = [userid for userid, name in staff.items() if name == said]
+    found = exact or [userid for userid, name in staff.items() if said and said in name]
+    if len(found) == 1:
+        return found[0], ""
+    if found:
+        options = "、".join(f"{staff[u]}（{u}）" for u in sorted(found))
+        return None, f"本社区有 {len(found)} 位工作人员叫“{said}”：{options}。请写全名或账号，未转派。"
+    everyone = "、".join(staff[u] for u in sorted(staff)) or "（无）"
+    return None, f"“{said or '（空）'}”不是本社区登记的工作人员，未转派。可转派给：{everyone}。"

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.notify import console_url, push_to_resident, wecom_card
+from handlers.notify import Push, console_url, push_to_resident, wecom_card
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
 from handlers.runtime import Settings
 from handlers.tickets.cards import buttons_for, enqueue_ticket_card, task_id_for, ticket_card
@@ -32,18 +32,24 @@ STATUS_NAMES = {
 }
 
 
-def masked_phone(session: Session, settings: Settings, resident: Resident) -> str:
-    """The reporter's phone as a worker may see it (138****5678), from their profile or volunteer record."""
+def phone_of(session: Session, settings: Settings, resident: Resident) -> str | None:
+    """A resident's whole phone number, from their profile or volunteer record; None when none is on file."""
     encrypted = resident.phone_encrypted
     if not encrypted:
         volunteer = session.scalar(select(Volunteer).where(Volunteer.resident_id == resident.id))
         encrypted = volunteer.phone_encrypted if volunteer else None
     if not encrypted or not settings.secret_key:
-        return "未登记"
+        return None
     try:
-        return mask_phone(decrypt_phone(settings.secret_key, encrypted))
+        return decrypt_phone(settings.secret_key, encrypted)
     except (DecryptionError, ValueError):
-        return "未登记"
+        return None
+
+
+def masked_phone(session: Session, settings: Settings, resident: Resident) -> str:
+    """The reporter's phone as a worker may see it (138****5678), from their profile or volunteer record."""
+    phone = phone_of(session, settings, resident)
+    return mask_phone(phone) if phone else "未登记"
 
 
 def describe(ticket: Ticket) -> str:
@@ -124,8 +130,8 @@ def alert_joined(
 
 def notify_residents(
     session: Session, settings: Settings, ticket: Ticket, *, text: str, event_id: int, now: datetime
-) -> int:
-    """Tell every follower (see push_to_resident for how); how many messages were queued."""
+) -> list[tuple[Resident, Push]]:
+    """Tell every follower (see push_to_resident for how); what became of each message."""
     community = session.get(Community, ticket.community_id)
     template_id = routing_for(community).template_id or settings.ticket_template_id
     template_data = {
@@ -135,7 +141,7 @@ def notify_residents(
         "keyword3": {"value": summary(ticket.latest_note or "", 20) or "—"},
         "remark": {"value": f"发送“查询 {ticket.code}”查看详情"},
     }
-    queued = 0
+    pushes: list[tuple[Resident, Push]] = []
     for resident in store.followers(session, ticket_id=ticket.id):
         push = push_to_resident(
             session,
@@ -147,6 +153,8 @@ def notify_residents(
             now=now,
             dedupe_key=f"ticket:{ticket.code}:event:{event_id}:resident:{resident.id}",
             about=f"ticket {ticket.code}",
+            ticket=ticket.code,
+            event_id=event_id,
         )
-        queued += push.queued
-    return queued
+        pushes.append((resident, push))
+    return pushes

@@ -52,7 +52,7 @@ def services(settings: Settings) -> Iterator[Services]:
 
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services.settings, services)) as test_client:
+    with TestClient(create_app(services.settings, services), follow_redirects=False) as test_client:
         yield test_client
 
 
