@@ -112,3 +112,28 @@ def test_an_expired_response_code_is_not_used_and_a_strange_button_changes_nothi
     drain(services)
     assert api.sent(UPDATE) == []
     assert len(api.sent(SEND)) >= 2
+
+
+def test_an_escalation_card_names_the_holder_and_offers_transfer_by_name(
+    client: TestClient, services: Services, api: FakeApi, wechat: FakeWeChat
+) -> None:
+    from datetime import timedelta
+
+    from bot.outbox import drain_once, make_senders
+    from bot.scheduler import run_sla_check
+    from tests.support.fake_api import card_text
+
+    code = code_in(resident(client, wechat).say("3号楼东边的路灯坏了"))
+    assert "已接单" in worker(client, "zhangli").say(f"接单 {code}")
+    with services.sessions.begin() as session:
+        ticket = store.ticket_by_code(session, code=code)
+        assert ticket is not None
+        due = ticket.due_at
+    run_sla_check(services, now=due - timedelta(minutes=1))  # the reminder
+    assert run_sla_check(services, now=due + timedelta(minutes=1)).escalated == 1
+    senders = make_senders(services)
+    while drain_once(services, senders, now=due + timedelta(minutes=2)):
+        pass
+    [card] = [c for c in api.deliveries(SEND) if c.body.get("touser") == "zhoushuji"]
+    shown = card_text(card.body)
+    assert "负责人 张丽" in shown and "zhangli" not in shown and "转派 工单号 姓名" in shown
