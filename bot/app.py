@@ -19,6 +19,7 @@ from bot.outbox import OutboxWorker
 from bot.scheduler import scheduled_jobs
 from bot.services import Services
 from bot.settings import Settings, get_settings
+from bot.tryit import include_tryit
 from bot.wechat import Codec
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(metrics.router)  # GET /metrics, for Prometheus
     include_api(app)
     include_console(app)  # after the API: its error pages wrap the API's handlers
+    include_tryit(app, settings)  # `/`: the try-it page, in development only
 
     include_health(app, services)
 

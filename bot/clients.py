@@ -250,8 +250,8 @@ class WeComClient(_Client):
         *,
         duplicate_check_seconds: int | None = None,
         budget: float | None = None,
-    ) -> None:
-        """Send an app message. With `duplicate_check_seconds`, WeCom drops a second send of the same JSON
+    ) -> dict[str, Any]:
+        """Send an app message; WeCom's answer (an interactive card's carries its response_code). With `duplicate_check_seconds`, WeCom drops a second send of the same JSON
         within that many seconds, so a send whose fate is unknown can be repeated safely inside it."""
         body = {"touser": userid, "agentid": int(self.settings.wecom_agent_id or 0), **message}
         if duplicate_check_seconds is not None:
@@ -260,6 +260,20 @@ class WeComClient(_Client):
         data = self.post("/cgi-bin/message/send", body, budget=budget)
         if data.get("invaliduser"):
             raise ApiError(81013, f"invalid user {data['invaliduser']}")
+        return data
+
+    def update_template_card(
+        self, userid: str, response_code: str, change: dict[str, Any], *, budget: float | None = None
+    ) -> None:
+        """Change a template card already sent (`change`: {"button": ...} or {"template_card": ...}); the
+        response_code is good once, within 72 hours."""
+        body = {
+            "userids": [userid],
+            "agentid": int(self.settings.wecom_agent_id or 0),
+            "response_code": response_code,
+            **change,
+        }
+        self.post("/cgi-bin/message/update_template_card", body, budget=budget)
 
 
 def scene_qr_maker(settings: Settings, sessions: sessionmaker[Session]) -> Callable[[str, int], str] | None:

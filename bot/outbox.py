@@ -35,7 +35,11 @@ from bot.clients import (
 from bot.services import Services
 from bot.settings import Settings
 from handlers import service_window
+from handlers.privacy import DecryptionError, unseal_message
+from handlers.tickets.cards import CARD_UPDATE
+from handlers.tickets.unreachable import push_failed
 from storage import repositories as repo
+from storage import wecom_cards
 from storage.models import PRIORITY_RED, OutboxMessage, Resident
 from storage.outbox import Claim, claim_next_outbox, mark_outbox_unknown, note_first_send
 
@@ -56,6 +60,8 @@ RED_DUPLICATE_CHECK = timedelta(seconds=MAX_DUPLICATE_CHECK_SECONDS)
 ROUTINE_DUPLICATE_CHECK = timedelta(minutes=30)
 # Channels whose sends WeCom deduplicates: a send of unknown fate may be repeated within the interval.
 DEDUPLICATED = frozenset({"wecom_app"})
+# Channels that reach residents: a message that dies there is shown on its ticket.
+TO_RESIDENTS = frozenset({"wechat_custom", "wechat_template"})
 
 
 def lease_for(settings: Settings) -> timedelta:
@@ -116,7 +122,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _message_body(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in payload.items() if k in ("msgtype", "text", "textcard", "news", "image", "markdown")}
+    return {
+        k: v
+        for k, v in payload.items()
+        if k in ("msgtype", "text", "textcard", "news", "image", "markdown", "template_card")
+    }
 
 
 def _sent_since(session: Session, *, channel: str, recipient: str, since: datetime) -> int:
@@ -148,6 +158,7 @@ class Senders:
             "wechat_custom": self.send_custom,
             "wechat_template": self.send_template,
             "wecom_app": self.send_wecom,
+            CARD_UPDATE: self.update_card,
         }
 
     def send_custom(self, session: Session, job: Delivery, now: datetime) -> None:
@@ -186,12 +197,38 @@ class Senders:
         hour = _sent_since(session, channel="wecom_app", recipient=job.recipient, since=now - timedelta(hours=1))
         if hour >= per_hour:
             raise Postpone(now + timedelta(minutes=10))
-        self.wecom.send_app_message(
+        answer = self.wecom.send_app_message(
             job.recipient,
-            _message_body(job.payload),
+            self._opened(job.payload),
             duplicate_check_seconds=int(duplicate_check(job.priority).total_seconds()),
             budget=self.budget,
         )
+        card = job.payload.get("template_card")
+        if isinstance(card, dict) and answer.get("response_code"):
+            # Kept with the card, in this transaction, so any server can change the card later (once).
+            wecom_cards.remember_code(
+                session, task_id=str(card.get("task_id")), response_code=str(answer["response_code"]), now=now
+            )
+
+    def _opened(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The message as the worker reads it: a sealed text (a resident's whole number, which the outbox
+        stores masked) is opened with the secret key just before it leaves."""
+        body = _message_body(payload)
+        sealed, key = payload.get("sealed_text"), self.wecom.settings.secret_key
+        if isinstance(sealed, str) and key:
+            try:
+                body["text"] = {"content": unseal_message(key, sealed)}
+            except DecryptionError:
+                log.warning("a sealed WeCom text could not be opened; sending it masked")
+        return body
+
+    def update_card(self, session: Session, job: Delivery, now: datetime) -> None:
+        """Change a ticket card with the response_code WeCom gave for it (good once, for 72 hours)."""
+        expires = datetime.fromisoformat(str(job.payload.get("expires_at") or "2000-01-01T00:00:00+00:00"))
+        if expires <= now:
+            raise Undeliverable("the card's response_code has expired")
+        change = {k: v for k, v in job.payload.items() if k in ("button", "template_card")}
+        self.wecom.update_template_card(job.recipient, str(job.payload["response_code"]), change, budget=self.budget)
 
 
 def drain_once(services: Services, senders: dict[str, Send], *, now: datetime | None = None, limit: int = 20) -> int:
@@ -262,9 +299,21 @@ def _deliver(services: Services, senders: dict[str, Send], job: Delivery, now: d
         # queued, retried at most hourly, so an alert is delayed by an outage but never lost.
         if final:
             repo.mark_outbox_dead(session, outbox_id=job.id, error=error)
+            if job.channel in TO_RESIDENTS:
+                _resident_not_reached(services, session, job, error, now)
         else:
             repo.mark_outbox_retry(session, outbox_id=job.id, error=error, retry_at=now + backoff(job.attempts))
     metrics.count_send(job.channel, "dead" if final else "retry", code)
+
+
+def _resident_not_reached(services: Services, session: Session, job: Delivery, error: str, now: datetime) -> None:
+    """A message about a ticket that will never reach its resident: on the ticket, and to the worker who
+    acted. In a savepoint, so that whatever goes wrong here cannot keep the row from being marked dead."""
+    try:
+        with session.begin_nested():
+            push_failed(session, services.settings, job.payload, reason=error, now=now)
+    except Exception:
+        log.exception("outbox %s: could not record that the resident was not reached", job.id)
 
 
 def _fate_unknown(services: Services, job: Delivery, now: datetime, lease: timedelta, error: str) -> None:
@@ -320,7 +369,7 @@ def make_senders(services: Services) -> dict[str, Send]:
         if not settings.wechat_app_secret:
             senders["wechat_custom"] = senders["wechat_template"] = log_only
         if not settings.wecom_secret:
-            senders["wecom_app"] = log_only
+            senders["wecom_app"] = senders[CARD_UPDATE] = log_only
     return senders
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import string
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -212,6 +213,10 @@ class Settings(BaseSettings):
             "admin_token": secrets.token_urlsafe(24),
             "secret_key": secrets.token_urlsafe(32),
             "wecom_token": secrets.token_urlsafe(16),
+            # Encryption keys and a corp id, so the try-it page (bot/tryit.py) speaks the safe mode end to end.
+            "wechat_aes_key": _aes_key(),
+            "wecom_aes_key": _aes_key(),
+            "wecom_corp_id": f"wwdev{secrets.token_hex(8)}",
         }
         filled: dict[str, str] = {}
         for name, fresh in generated.items():
@@ -226,6 +231,11 @@ class Settings(BaseSettings):
                 handle.write("".join(f"{k}={v}\n" for k, v in merged.items()))
             path.chmod(0o600)
         return self.model_copy(update=filled), filled
+
+
+def _aes_key() -> str:
+    """A fresh 43-character EncodingAESKey, as WeChat's admin console generates them."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
 
 
 @lru_cache

@@ -6,6 +6,7 @@ the command itself is handled by handlers.tickets.workflow in one transaction, a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Annotated, Any
@@ -18,8 +19,12 @@ from bot.console.auth import login_link_reply
 from bot.services import Services
 from bot.webhook import get_services
 from bot.wechat import BadMessage, Codec, new_nonce, parse_envelope, sha1_signature, signature_matches, timestamp_fresh
-from handlers.tickets.actions import WORKER_HELP, act, parse_worker_command
+from handlers.tickets.actions import WORKER_HELP, WorkerCommand, act, parse_worker_command
+from handlers.tickets.cards import parse_button_key
+from handlers.tickets.unreachable import worker_text
 from storage.models import utcnow
+from storage.repositories import enqueue_outbox
+from storage.wecom_cards import remember_code
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -66,9 +71,53 @@ def _text_reply(to_user: str, from_user: str, content: str) -> str:
     )
 
 
+def handle_card_click(services: Services, message: dict[str, Any]) -> None:
+    """A click on a ticket card's button (接单 / 办结): the same action as the text command, in one
+    transaction with keeping the click's response_code, the cards' updates and the answer to the worker."""
+    worker = str(message.get("FromUserName") or "")
+    task_id = str(message.get("TaskId") or "")
+    response_code = str(message.get("ResponseCode") or "")
+    pressed = parse_button_key(str(message.get("EventKey") or ""))
+    if not worker or pressed is None:
+        log.warning("wecom card event without a worker or with a button that is not ours")
+        return
+    action, code = pressed
+    # WeCom retries a callback it got no answer to: the click is one action however often it arrives.
+    click = hashlib.sha256(f"{task_id}|{worker}|{response_code or message.get('CreateTime')}".encode()).hexdigest()
+    try:
+        with services.sessions.begin() as session:
+            now = services.clock()
+            if response_code:
+                remember_code(session, task_id=task_id, response_code=response_code, now=now)
+            outcome = act(
+                session,
+                services.settings,
+                worker=worker,
+                command=WorkerCommand(action, code),
+                now=now,
+                via="card",
+                source_key=f"wecomcard:{click[:40]}",
+            )
+            enqueue_outbox(
+                session,
+                channel="wecom_app",
+                recipient=worker,
+                payload=worker_text(services.settings, outcome.message, ticket=code),
+                community_id=outcome.ticket.community_id if outcome.ticket else None,
+                now=now,
+                dedupe_key=f"card-click:{click[:40]}",
+            )
+    except Exception:
+        log.exception("card click failed")
+
+
 def handle_worker_message(services: Services, message: dict[str, Any]) -> str | None:
     """The answer to one decrypted worker message, or None when there is nothing to say (events)."""
-    if str(message.get("MsgType") or "") != "text":
+    kind = str(message.get("MsgType") or "")
+    if kind == "event" and str(message.get("Event") or "") == "template_card_event":
+        handle_card_click(services, message)
+        return None
+    if kind != "text":
         return None
     worker = str(message.get("FromUserName") or "")
     command = parse_worker_command(str(message.get("Content") or ""))

@@ -39,19 +39,26 @@ def console_url(settings: Settings, path: str) -> str:
     return (settings.public_url or LOCAL_CONSOLE).rstrip("/") + path
 
 
+def staff_of(community: Community | None) -> dict[str, str]:
+    """The community's workers who act on tickets, name by WeCom userid, as the community file lists them."""
+    if community is None:
+        return {}
+    spec = spec_of(community)
+    people = [spec.duty, *(g.worker for g in spec.grids), *spec.teams.values()]
+    if spec.escalation:
+        people += [spec.escalation.leader, spec.escalation.street]
+    staff: dict[str, str] = {}
+    for person in people:
+        if person is not None:
+            staff.setdefault(person.wecom_userid, person.name)
+    return staff
+
+
 def worker_name(community: Community | None, userid: str | None) -> str:
     """What a card calls a worker: their name from the community file, else their WeCom userid."""
     if not userid:
         return "未指定"
-    if community is not None:
-        spec = spec_of(community)
-        people = [spec.duty, *(g.worker for g in spec.grids), *spec.teams.values()]
-        if spec.escalation:
-            people += [spec.escalation.leader, spec.escalation.street]
-        for person in people:
-            if person is not None and person.wecom_userid == userid:
-                return person.name
-    return userid
+    return staff_of(community).get(userid, userid)
 
 
 def wecom_card(title: str, lines: Sequence[CardLine], *, url: str = "", button: str = "详情") -> dict[str, Any]:
@@ -79,8 +86,7 @@ def duty_worker(ctx: Context) -> str | None:
     return None
 
 
-def resident_place(ctx: Context) -> str:
-    r = ctx.resident
+def resident_address(r: Resident) -> str:
     parts = []
     if r.building:
         parts.append(f"{r.building}号楼")
@@ -89,6 +95,10 @@ def resident_place(ctx: Context) -> str:
     if r.room:
         parts.append(f"{r.room}室")
     return "".join(parts) or "住址未登记"
+
+
+def resident_place(ctx: Context) -> str:
+    return resident_address(ctx.resident)
 
 
 def alert_duty_worker(ctx: Context, *, label: str, text: str, level: str) -> None:
@@ -148,10 +158,14 @@ def push_to_resident(
     now: datetime,
     dedupe_key: str,
     about: str,
+    ticket: str | None = None,
+    event_id: int | None = None,
 ) -> Push:
     """Queue a message to a resident: a customer-service message (`text`) while their 48 h window is open
     with room left, else a template message when `template_id` is set, else nothing (logged): a message
-    WeChat would refuse helps nobody. `about` names the cause in the log ("ticket AB3D5F").
+    WeChat would refuse helps nobody. `about` names the cause in the log ("ticket AB3D5F"); a message about a
+    ticket carries its code and the event that caused it (`ticket`, `event_id`), so a send that fails later
+    can be shown on the ticket and told to the worker who acted.
 
     A click, follow or scan alone opens only a 1 minute window, too short to count on for a queued message.
     """
@@ -171,7 +185,7 @@ def push_to_resident(
         session,
         channel=channel,
         recipient=resident.openid,
-        payload=payload | {"resident_id": resident.id},
+        payload=payload | {"resident_id": resident.id} | ({"ticket": ticket, "event_id": event_id} if ticket else {}),
         community_id=community_id,
         now=now,
         dedupe_key=dedupe_key,

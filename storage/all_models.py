@@ -15,6 +15,9 @@ from storage import (
     volunteers,
 )
 
+# isort: split
+from storage import wecom_cards
+
 __all__ = [
     "access",
     "activities",
@@ -28,4 +31,5 @@ __all__ = [
     "rewards",
     "tickets",
     "volunteers",
+    "wecom_cards",
 ]

@@ -43,6 +43,7 @@ ACTION_NAMES = {
     "photo": "照片",
     "joined": "同一问题",
     "replied": "回复居民",
+    "unreachable": "居民收不到",
 }
 ACTIONS = ("accept", "progress", "transfer", "resolve", "reopen")
 # The resident's own messages shown with a ticket: from a little before it was filed.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session
 from handlers.flows import TICKET_RATING, TicketRating
 from handlers.notify import push_to_resident, worker_name
 from handlers.runtime import Settings
+from handlers.tickets.cards import refresh_cards
+from handlers.tickets.desk import list_held, resolve_worker, take_next
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
 from handlers.tickets.routing import Routing, routing_for
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
+from handlers.tickets.unreachable import record_unreachable
 from handlers.tickets.workdays import deadline_for, format_local, reminder_for
 from storage import repositories as repo
 from storage import tickets as store
@@ -31,13 +34,20 @@ RATING_WINDOW = timedelta(hours=48)
 
 ACTIONS = {"接单": "accept", "进展": "progress", "转派": "transfer", "办结": "resolve"}
 VERBS = {action: verb for verb, action in ACTIONS.items()}
+# Actions after which the ticket's cards in WeCom show something else (who holds it, or that it is done).
+CARD_CHANGING = frozenset({"accept", "transfer", "resolve", "reopen"})
 WORKER_HELP = (
-    "可用指令：\n接单 工单号\n进展 工单号 说明（如：进展 AB3D5F 已联系电工）\n"
-    "转派 工单号 企业微信账号\n办结 工单号 说明（如：办结 AB3D5F 已更换灯泡）\n登录（获取电脑上打开工作台的链接）"
+    "可用指令：\n我的工单（列出您手上的工单）\n接单（领取最早一张待接单的工单）或 接单 工单号\n"
+    "进展 工单号 说明（如：进展 AB3D5F 已联系电工）\n"
+    "转派 工单号 姓名（如：转派 AB3D5F 刘师傅）\n办结 工单号 说明（如：办结 AB3D5F 已更换灯泡）\n"
+    "登录（获取电脑上打开工作台的链接）"
 )
 _COMMAND = re.compile(
     r"^\s*(?P<verb>接单|进展|转派|办结)\s*[:：]?\s*(?P<code>[A-Za-z0-9]{4,10})(?:\s+(?P<rest>.*))?\s*$", re.S
 )
+# A bare "接单" (take the oldest waiting ticket) and "我的工单" (list what I hold), with a stray full stop.
+_TAKE_NEXT = re.compile(r"^\s*接单\s*[。.!！]?\s*$")
+_LIST = re.compile(r"^\s*(我的工单|我的|列表|工单列表|工单)\s*[。.!！?？]?\s*$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,10 @@ class WorkerCommand:
 
 
 def parse_worker_command(text: str) -> WorkerCommand | None:
+    if _LIST.match(text):
+        return WorkerCommand("list", "")
+    if _TAKE_NEXT.match(text):
+        return WorkerCommand("accept", "")
     match = _COMMAND.match(text)
     if match is None:
         return None
@@ -94,6 +108,8 @@ class _Step:
     now: datetime
     source_key: str | None
     via: str
+    # What the worker must be told because a resident could not be reached ("居民收不到，请电话联系 …").
+    unreached: list[str] = field(default_factory=list)
 
     @property
     def actor(self) -> str:
@@ -116,11 +132,39 @@ class _Step:
         )
         return event.id
 
-    def tell_residents(self, text: str, event_id: int) -> None:
-        notify_residents(self.session, self.settings, self.ticket, text=text, event_id=event_id, now=self.now)
+    def tell_residents(self, text: str, event_id: int) -> bool:
+        """Tell the ticket's residents; whether the reporter was reached. Whoever was not is kept on the
+        ticket and named to the worker with the number to call."""
+        reporter_reached = True
+        pushes = notify_residents(self.session, self.settings, self.ticket, text=text, event_id=event_id, now=self.now)
+        for resident, push in pushes:
+            if push.queued or push.reason == "already queued":
+                continue
+            if resident.id == self.ticket.reporter_id:
+                reporter_reached = False
+            self.cannot_reach(resident, text, push.reason, key=f"{self.ticket.code}:{event_id}:{resident.id}")
+        return reporter_reached
+
+    def cannot_reach(self, resident: Resident, text: str, reason: str, *, key: str) -> None:
+        line = record_unreachable(
+            self.session,
+            self.settings,
+            self.ticket,
+            resident,
+            what=text,
+            reason=reason,
+            worker=self.worker,
+            via=self.via,
+            now=self.now,
+            key=key,
+        )
+        if line not in self.unreached:
+            self.unreached.append(line)
 
     def done(self, message: str) -> ActionResult:
-        return ActionResult(True, message, 200, self.ticket)
+        if self.unreached:
+            message = f"{message}\n" + "\n".join(self.unreached)
+        return ActionResult(True, message, 200, self.ticket, delivered=not self.unreached)
 
     def refuse(self, message: str, status_code: int) -> ActionResult:
         return ActionResult(False, message, status_code, self.ticket)
@@ -130,6 +174,12 @@ def _accept(step: _Step) -> ActionResult:
     ticket = step.ticket
     if ticket.status == "accepted" and ticket.assignee == step.worker:
         return step.done(f"工单 {ticket.code} 您已经接过了。")
+    if ticket.status == "accepted" and ticket.assignee:
+        # Taking it silently would leave two people on it and tell the resident "已接单" twice.
+        holder = worker_name(step.session.get(Community, ticket.community_id), ticket.assignee)
+        return step.refuse(
+            f"工单 {ticket.code} 已由 {holder} 接单处理，未做修改。如需接手，请让 {holder} 转派给您。", 409
+        )
     ticket.assignee = step.worker
     event_id = step.record("accepted")
     step.tell_residents(f"您反映的问题（工单 {ticket.code}）已有工作人员接单处理。", event_id)
@@ -149,11 +199,14 @@ def _progress(step: _Step) -> ActionResult:
 
 
 def _transfer(step: _Step) -> ActionResult:
-    ticket, target, note = step.ticket, step.command.target, step.command.note
-    if not target or target not in step.routing.workers():
-        return step.refuse(f"“{target or '（空）'}”不是本社区登记的工作人员，未转派。", 400)
+    ticket, said, note = step.ticket, step.command.target, step.command.note
+    community = step.session.get(Community, ticket.community_id)
+    target, why = resolve_worker(community, step.routing.workers(), said)
+    if target is None:
+        return step.refuse(why, 400)
+    name = worker_name(community, target)
     if target == ticket.assignee:
-        return step.refuse(f"工单 {ticket.code} 已经由 {target} 负责。", 409)
+        return step.refuse(f"工单 {ticket.code} 已经由 {name} 负责。", 409)
     previous = ticket.assignee
     ticket.assignee = target
     ticket.reminded = False
@@ -164,12 +217,11 @@ def _transfer(step: _Step) -> ActionResult:
         ticket,
         userid=target,
         title=f"【{COLOUR_NAMES[ticket.colour]}】转派工单 {ticket.code}",
-        lead=f"{worker_name(step.session.get(Community, ticket.community_id), step.worker)} 将此工单转给您"
-        + (f"：{note}" if note else ""),
+        lead=f"{worker_name(community, step.worker)} 将此工单转给您" + (f"：{note}" if note else ""),
         dedupe_key=f"ticket:{ticket.code}:transfer:{event_id}",
         now=step.now,
     )
-    return step.done(f"已转派给 {target}：{ticket.code}。")
+    return step.done(f"已转派给 {name}：{ticket.code}。")
 
 
 def _resolve(step: _Step) -> ActionResult:
@@ -177,13 +229,16 @@ def _resolve(step: _Step) -> ActionResult:
     ticket.resolved_at = step.now
     ticket.latest_note = note or ticket.latest_note
     event_id = step.record("resolved", note=note or None)
-    step.tell_residents(
+    reached = step.tell_residents(
         f"您反映的问题（工单 {ticket.code}）已处理完毕"
         + (f"：{note}" if note else "。")
         + "\n请回复 1-5 给这次处理打分（5 分最满意，1-2 分我们会重新处理并回访）。",
         event_id,
     )
     _await_rating(step.session, ticket=ticket, now=step.now)
+    if not reached:
+        # Never "已请居民评价" when the resident was not asked: the line after it says whom to call.
+        return step.done(f"已办结：{ticket.code}。居民没有收到办结通知，请电话告知结果并请其评价。")
     return step.done(f"已办结：{ticket.code}。已请居民评价。")
 
 
@@ -213,6 +268,8 @@ def _reply(step: _Step) -> ActionResult:
             now=step.now,
             dedupe_key=f"ticket:{ticket.code}:event:{event_id}:reply",
             about=f"ticket {ticket.code}",
+            ticket=ticket.code,
+            event_id=event_id,
         )
         if reporter is not None
         else None
@@ -222,7 +279,10 @@ def _reply(step: _Step) -> ActionResult:
     if event is not None:
         event.data = {"delivered": delivered, "channel": push.channel if push else None}
     if not delivered:
-        return ActionResult(True, "居民暂时收不到消息，请电话联系。", 200, ticket, delivered=False)
+        if reporter is not None and not (push is not None and push.reason == "already queued"):
+            step.cannot_reach(reporter, text, push.reason if push else "", key=f"{ticket.code}:{event_id}:reply")
+        call = step.unreached[0].removeprefix("居民收不到，") if step.unreached else "请电话联系。"
+        return ActionResult(True, f"居民暂时收不到消息，{call}", 200, ticket, delivered=False)
     how = "客服消息" if push is not None and push.channel == "wechat_custom" else "模板消息"
     return ActionResult(True, f"已通过{how}发给居民。", 200, ticket, delivered=True)
 
@@ -265,9 +325,16 @@ def act(
     """A worker's action on a ticket. Refusals change nothing; every change is a ticket event."""
     if source_key and store.event_by_source(session, source_key=source_key) is not None:
         return ActionResult(True, "这条指令已经处理过了。")
+    if command.action == "list":
+        return ActionResult(True, list_held(session, worker))
     run = _ACTIONS.get(command.action)
     if run is None:
         raise ValueError(f"unknown action {command.action}")
+    if command.action == "accept" and not command.code:
+        waiting = take_next(session, worker)
+        if waiting is None:
+            return ActionResult(True, "暂时没有您可以接的待接单工单。发送“我的工单”查看您手上的工单。")
+        command = replace(command, code=waiting.code)
     ticket = store.ticket_by_code(session, code=command.code, for_update=True)
     if ticket is None:
         return ActionResult(False, f"没有找到工单 {command.code}，请核对工单号。", 404)
@@ -278,7 +345,10 @@ def act(
     if not ticket.is_open and command.action != "reopen":
         verb = VERBS.get(command.action, {"reply": "回复"}.get(command.action, command.action))
         return ActionResult(False, f"工单 {ticket.code} 已经{STATUS_NAMES[ticket.status]}，不能再{verb}。", 409, ticket)
-    return run(_Step(session, settings, ticket, routing, worker, command, now, source_key, via))
+    result = run(_Step(session, settings, ticket, routing, worker, command, now, source_key, via))
+    if command.action in CARD_CHANGING:
+        refresh_cards(session, settings, ticket, now=now)
+    return result
 
 
 def _await_rating(session: Session, *, ticket: Ticket, now: datetime) -> None:

@@ -64,7 +64,7 @@ def check_deadlines(session: Session, settings: Settings, *, now: datetime) -> S
                 lead=f"负责人 {worker_name(community, ticket.assignee)} 未在时限内办结，已升级到您（第 {level} 级）",
                 dedupe_key=f"ticket:{ticket.code}:escalate:{level}",
                 now=now,
-                closing="请督办：可回复“转派 工单号 账号”指定处理人，或直接“接单 工单号”。",
+                closing="请督办：可回复“转派 工单号 姓名”指定处理人（如：转派 工单号 刘师傅）。",
             )
             escalated += 1
         elif not ticket.reminded:

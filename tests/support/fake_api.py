@@ -38,6 +38,9 @@ class FakeApi:
     # WeCom web login: the member the fake authorize page signs in, and the codes it handed out.
     login_as: str = ""
     login_codes: dict[str, str] = field(default_factory=dict)
+    # Template cards: the response_codes WeCom handed out and not yet used (each is good once).
+    response_codes: set[str] = field(default_factory=set)
+    code_counter: int = 0
 
     def authorize(self, call: Call) -> str:
         """WeCom's OAuth page: back to redirect_uri with a fresh code for `login_as` (where to redirect)."""
@@ -92,7 +95,24 @@ class FakeApi:
                     "expire_seconds": call.body["expire_seconds"],
                     "url": f"http://weixin.qq.com/q/fake-{scene}",
                 }
+            if call.path == "/cgi-bin/message/send" and call.body.get("msgtype") == "template_card":
+                code = f"rc-send-{len(self.calls)}"
+                self.response_codes.add(code)
+                return 200, {"errcode": 0, "errmsg": "ok", "msgid": len(self.calls), "response_code": code}
+            if call.path == "/cgi-bin/message/update_template_card":
+                if call.body.get("response_code") not in self.response_codes:
+                    call.delivered = False
+                    return 200, {"errcode": 40029, "errmsg": "invalid response_code"}
+                self.response_codes.discard(call.body["response_code"])  # good once
             return 200, {"errcode": 0, "errmsg": "ok", "msgid": len(self.calls)}
+
+    def click_code(self) -> str:
+        """A response_code as WeCom puts in a card click's callback (good for one update)."""
+        with self.lock:
+            self.code_counter += 1
+            code = f"rc-click-{self.code_counter}"
+            self.response_codes.add(code)
+            return code
 
 
 @contextmanager
@@ -139,3 +159,22 @@ def fake_api() -> Iterator[FakeApi]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def card_title(body: dict[str, Any]) -> str | None:
+    """The title of a WeCom card as the worker sees it: a textcard's or a template card's; None otherwise."""
+    if "textcard" in body:
+        return str(body["textcard"]["title"])
+    if "template_card" in body:
+        return str(body["template_card"]["main_title"]["title"])
+    return None
+
+
+def card_text(body: dict[str, Any]) -> str:
+    """Everything a WeCom card shows (title, lines, facts), to look for words in."""
+    if "textcard" in body:
+        return f"{body['textcard']['title']}\n{body['textcard']['description']}"
+    card = body.get("template_card") or {}
+    facts = "\n".join(f"{item['keyname']}：{item['value']}" for item in card.get("horizontal_content_list", []))
+    main = card.get("main_title", {})
+    return f"{main.get('title', '')}\n{main.get('desc', '')}\n{card.get('sub_title_text', '')}\n{facts}"

@@ -83,3 +83,26 @@ class Worker:
         reply = xmltodict.parse(response.text)["xml"]
         plain = crypto.decrypt_message(response.text, reply["MsgSignature"], reply["TimeStamp"], reply["Nonce"])
         return str(xmltodict.parse(plain)["xml"]["Content"])
+
+
+def click_card(worker: Worker, *, task_id: str, key: str, response_code: str) -> str:
+    """The worker presses a button on a template card: WeCom posts a `template_card_event` to /wecom,
+    encrypted like any callback. The body of the callback's answer ("success" for a click)."""
+    crypto = WeChatCrypto(WECOM_TOKEN, WECOM_AES_KEY, CORP_ID)
+    xml = (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{worker.userid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>"
+        f"<TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>"
+        f"<ResponseCode><![CDATA[{response_code}]]></ResponseCode><AgentID>{AGENT_ID}</AgentID></xml>"
+    )
+    nonce, ts = "wecomnonce", str(int(time.time()))
+    envelope = xmltodict.parse(crypto.encrypt_message(xml, nonce, ts))["xml"]
+    query = urlencode({"msg_signature": envelope["MsgSignature"], "timestamp": ts, "nonce": nonce})
+    body = (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt>"
+        f"<AgentID>{AGENT_ID}</AgentID></xml>"
+    )
+    response = worker.client.post(f"/wecom?{query}", content=body.encode())
+    assert response.status_code == 200, response.text
+    return response.text

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from bot.services import Services
 from bot.settings import Settings
 from tests.bot.console.conftest import console_settings, drain, log_in, report
-from tests.support.fake_api import FakeApi
+from tests.support.fake_api import FakeApi, card_text
 from tests.support.wechat import FakeWeChat
 
 PUBLIC = "https://shegong.example.org"
@@ -22,10 +22,11 @@ def settings(sqlite_url: str, tmp_path: Path, console_api: FakeApi) -> Settings:
 
 
 def _cards(api: FakeApi, userid: str) -> list[dict[str, str]]:
+    """Each ticket card (a WeCom template card) as what it shows and where it leads."""
     return [
-        c.body["textcard"]
+        {"description": card_text(c.body), "url": c.body["template_card"]["card_action"]["url"]}
         for c in api.sent("/cgi-bin/message/send")
-        if c.body.get("touser") == userid and "textcard" in c.body
+        if c.body.get("touser") == userid and "template_card" in c.body
     ]
 
 

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from handlers.communities import load_communities, parse_community_file
 from storage.models import utcnow
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
-from tests.support.fake_api import FakeApi
+from tests.support.fake_api import FakeApi, card_title
 from tests.support.people import CORP_ID, WECOM_AES_KEY, WECOM_TOKEN, Resident, Worker
 from tests.support.wechat import FakeWeChat
 
@@ -71,9 +71,9 @@ def drain(services: Services, *, now: object = None, rounds: int = 5) -> None:
 def sent_cards(api: FakeApi) -> list[tuple[str, str]]:
     """(userid, title) of every WeCom app message the fake server accepted."""
     return [
-        (c.body["touser"], c.body["textcard"]["title"])
+        (c.body["touser"], title)
         for c in api.sent("/cgi-bin/message/send")
-        if "textcard" in c.body
+        if (title := card_title(c.body)) is not None
     ]
 
 

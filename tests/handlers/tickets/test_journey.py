@@ -15,7 +15,7 @@ from storage import tickets as store
 from storage.models import OutboxMessage, utcnow
 from storage.models import Resident as ResidentRow
 from storage.tickets import Ticket
-from tests.support.fake_api import FakeApi
+from tests.support.fake_api import FakeApi, card_text, card_title
 from tests.support.people import Resident
 from tests.support.wechat import FakeWeChat
 
@@ -62,13 +62,13 @@ def test_report_alert_accept_progress_resolve_and_rate(
     assert code in resident.photo()
 
     drain(services)
-    cards = [c for c in api.sent("/cgi-bin/message/send") if "textcard" in c.body]
+    cards = [c for c in api.sent("/cgi-bin/message/send") if "template_card" in c.body]
     assert sorted(c.body["touser"] for c in cards) == ["liushifu", "zhangli"]  # grid worker and lighting team
     # The photo sent after the report goes to whoever holds the ticket, as a picture they can open.
     assert photos_to(api, "zhangli") == [(code, "http://example.invalid/p.jpg")]
-    card = cards[0].body["textcard"]
-    assert code in card["title"] and "照明" in card["title"]
-    assert "3号楼东边的路灯坏了一个星期了" in card["description"] and "未登记" in card["description"]
+    title, shown = card_title(cards[0].body) or "", card_text(cards[0].body)
+    assert code in title and "照明" in title
+    assert "3号楼东边的路灯坏了一个星期了" in shown and "未登记" in shown
 
     zhangli = worker(client, "zhangli")
     assert "已接单" in zhangli.say(f"接单 {code}")
@@ -280,7 +280,7 @@ def test_wecom_down_for_a_while_loses_no_alert_and_sends_none_twice(
     drain(services, now=now + timedelta(hours=2))
     drain(services, now=now + timedelta(hours=3))
     delivered = [
-        (c.body["touser"], c.body["textcard"]["title"]) for c in api.calls[before:] if c.path == "/cgi-bin/message/send"
+        (c.body["touser"], card_title(c.body)) for c in api.calls[before:] if c.path == "/cgi-bin/message/send"
     ]
     assert len(delivered) == len(set(delivered)) == 3  # lighting: grid worker + team; sanitation: grid worker
     assert {user for user, _ in delivered} == {"zhangli", "liushifu", "chengang"}

@@ -47,7 +47,7 @@ def test_worker_mistakes_change_nothing(client: TestClient, services: Services, 
     assert (ticket.status, ticket.assignee) == ("open", "zhangli")
     assert actions(services, code) == ["created"]
 
-    assert "已转派给 liushifu" in zhangli.say(f"转派 {code} liushifu 请换灯泡")
+    assert "已转派给 物业电工班 刘师傅" in zhangli.say(f"转派 {code} liushifu 请换灯泡")
     assert load(services, code).assignee == "liushifu"
     assert "已办结" in worker(client, "liushifu").say(f"办结 {code} 已更换")
     assert "不能再接单" in zhangli.say(f"接单 {code}")
