@@ -15,7 +15,9 @@ from bot.pipeline import retry_failed_messages
 from bot.services import Services
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
+from handlers.wellbeing.escalation import RunReport, run_due
 from storage import repositories as repo
+from storage.models import Community
 
 log = logging.getLogger(__name__)
 
@@ -89,5 +91,34 @@ def retry_job(services: Services, *, every: timedelta = timedelta(seconds=20)) -
     return throttled(every, run)
 
 
+def run_safecheck(services: Services, *, now: datetime) -> RunReport:
+    """报平安 for every community: due prompts and escalation steps (one transaction per community)."""
+    total = RunReport()
+    with services.sessions.begin() as session:
+        communities = repo.list_communities(session)
+        ids = [c.id for c in communities]
+    for community_id in ids:
+        with services.sessions.begin() as session:
+            community = session.get(Community, community_id)
+            if community is None:
+                continue
+            report = run_due(session, services.settings, community=community, now=now)
+        total.prompted += report.prompted
+        total.steps += report.steps
+        total.answered += report.answered
+    return total
+
+
+def safecheck_job(services: Services, *, every: timedelta = timedelta(minutes=1)) -> Job:
+    """报平安: works out from the clock what is due, so the first run after a restart catches up."""
+
+    def run(now: datetime) -> None:
+        report = run_safecheck(services, now=now)
+        if report.prompted or report.steps:
+            log.info("safecheck: %d prompts, %d escalation steps", report.prompted, report.steps)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
-    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services)]
+    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services), safecheck_job(services)]
