@@ -77,7 +77,7 @@ def record_consent(session: Session, household: Household, *, given_by: str, wor
     session.add(
         files.HouseholdConsent(household_id=household.id, given_by=given_by[:100], wording=wording, given_at=now)
     )
-    files.add_log(session, household_id=household.id, actor=given_by, action="consent", at=now, note=wording[:200])
+    files.add_log(session, household_id=household.id, actor=given_by, action="consent", at=now, note="登记敏感信息单独同意")
 
 
 def withdraw_consent(session: Session, household: Household, *, by: str, now: datetime) -> int:
