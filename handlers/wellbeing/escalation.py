@@ -71,7 +71,9 @@ def _prompt(session: Session, spec: CommunitySpec, enrolment: Enrolment, day: Ch
     if resident is None:
         return False
     name = _call(enrolment)
-    if step == 0:
+    if step == 0 and day.cause != "prompt":
+        text = f"{name}，今天还好吗？回个“好”报平安"
+    elif step == 0:
         text = f"{name}{greeting_for(enrolment.prompt_minute)}，回个“好”报平安"
     else:
         text = f"{name}，今天还没收到您的平安，回个“好”就行。有事请打社区电话或 120。"
