@@ -122,14 +122,19 @@ def day_of(session: Session, *, enrolment_id: int, day: date) -> CheckDay | None
     return session.scalar(select(CheckDay).where(CheckDay.enrolment_id == enrolment_id, CheckDay.day == day))
 
 
-def open_days(session: Session, *, since: date, limit: int = 1000) -> list[tuple[CheckDay, Enrolment]]:
+def open_days(
+    session: Session, *, since: date, after_id: int = 0, community_id: int | None = None, limit: int = 1000
+) -> list[tuple[CheckDay, Enrolment]]:
+    """Open checks since a day, oldest first, a page at a time (after `after_id`)."""
     query = (
         select(CheckDay, Enrolment)
         .join(Enrolment, Enrolment.id == CheckDay.enrolment_id)
-        .where(CheckDay.status == "open", CheckDay.day >= since)
+        .where(CheckDay.status == "open", CheckDay.day >= since, CheckDay.id > after_id)
         .order_by(CheckDay.id)
         .limit(limit)
     )
+    if community_id is not None:
+        query = query.where(Enrolment.community_id == community_id)
     return [(d, e) for d, e in session.execute(query)]
 
 

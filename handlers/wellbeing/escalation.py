@@ -106,15 +106,16 @@ def run_due(session: Session, settings: Settings, *, community: Community, now: 
         after = batch[-1].id
         for enrolment in batch:
             report.prompted += _start_today(session, spec, enrolment, today, now)
-    for day, enrolment in sc.open_days(session, since=today - timedelta(days=2)):
-        if enrolment.community_id != community.id:
-            continue
-        if _answered(enrolment, day):
-            if sc.resolve_day(session, day_id=day.id, status="answered", by="resident", at=now):
-                _log(session, enrolment, "safecheck_answered", now)
-                report.answered += 1
-            continue
-        report.steps += _walk(session, settings, spec, community, enrolment, day, now)
+    after = 0
+    while page := sc.open_days(session, since=today - timedelta(days=2), after_id=after, community_id=community.id):
+        after = page[-1][0].id
+        for day, enrolment in page:
+            if _answered(enrolment, day):
+                if sc.resolve_day(session, day_id=day.id, status="answered", by="resident", at=now):
+                    _log(session, enrolment, "safecheck_answered", now)
+                    report.answered += 1
+                continue
+            report.steps += _walk(session, settings, spec, community, enrolment, day, now)
     return report
 
 
