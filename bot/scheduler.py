@@ -16,6 +16,7 @@ from bot.services import Services
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
 from handlers.wellbeing.escalation import RunReport, run_due
+from handlers.wellbeing.history import send_silent_lists
 from storage import repositories as repo
 from storage.models import Community
 
@@ -120,5 +121,17 @@ def safecheck_job(services: Services, *, every: timedelta = timedelta(minutes=1)
     return throttled(every, run)
 
 
+def silent_needs_job(services: Services, *, every: timedelta = timedelta(hours=1)) -> Job:
+    """Each grid worker's weekly list of special-group households nobody has heard from (once per week)."""
+
+    def run(now: datetime) -> None:
+        with services.sessions.begin() as session:
+            for community in repo.list_communities(session):
+                send_silent_lists(session, services.settings, community, now=now)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
-    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services), safecheck_job(services)]
+    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services), safecheck_job(services),
+            silent_needs_job(services)]

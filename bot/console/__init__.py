@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.console import auth, detail, failed, tickets
+from bot.console import auth, detail, failed, households, tickets
 from bot.console.render import HERE, page
 
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
@@ -27,7 +27,7 @@ def _in_console(request: Request) -> bool:
 
 
 def include_console(app: FastAPI) -> None:
-    for module in (auth, tickets, detail, failed):
+    for module in (auth, tickets, detail, failed, households):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
