@@ -133,5 +133,11 @@ def silent_needs_job(services: Services, *, every: timedelta = timedelta(hours=1
 
 
 def scheduled_jobs(services: Services) -> list[Job]:
-    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services), safecheck_job(services),
-            silent_needs_job(services)]
+    return [
+        sla_job(services),
+        reminder_job(services),
+        retention_job(services),
+        retry_job(services),
+        safecheck_job(services),
+        silent_needs_job(services),
+    ]

@@ -110,7 +110,9 @@ def enrolments_needing_a_day(
     return session.scalars(query).all()
 
 
-def start_day(session: Session, *, enrolment_id: int, day: date, at: datetime, status: str, cause: str) -> CheckDay | None:
+def start_day(
+    session: Session, *, enrolment_id: int, day: date, at: datetime, status: str, cause: str
+) -> CheckDay | None:
     """The day's row, or None if another scheduler (or a check-in) made it first."""
     row = CheckDay(enrolment_id=enrolment_id, day=day, started_at=at, step=0, status=status, cause=cause)
     if status != "open":

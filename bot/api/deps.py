@@ -24,9 +24,9 @@ from bot.api.errors import invalid
 from bot.services import Services
 from bot.webhook import get_services
 from storage import access
+from storage import repositories as repo
 from storage.household_files import DEVICE_KEY_PREFIX, device_for
 from storage.households import Household
-from storage import repositories as repo
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,9 @@ def _household(session: Session, community_code: str, address: str, *, create: b
     parsed = parse_address(address)
     if not parsed or not parsed.get("building") or not parsed.get("room"):
         raise _fail(f"--address: give building and room, e.g. 3号楼2单元502 (got {address!r})", 2)
-    household = household_at(session, community.id, parsed["building"], parsed.get("unit"), parsed["room"], create=create)
+    household = household_at(
+        session, community.id, parsed["building"], parsed.get("unit"), parsed["room"], create=create
+    )
     if household is None:
         raise _fail(f"no household at {address} in {community_code}")
     return community, household
@@ -79,7 +81,13 @@ def show(community: CommunityOpt, address: AddressOpt, worker: WorkerOpt, reveal
         found, household = _household(session, community, address, create=False)
         _allowed(found, household, worker)
         _audit(session, found, household, worker, "show")
-        typer.echo(json.dumps(read_file(session, settings.secret_key, found, household, reveal=reveal).as_dict(), ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                read_file(session, settings.secret_key, found, household, reveal=reveal).as_dict(),
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
 
 
 @household_app.command("consent")
@@ -88,7 +96,9 @@ def consent(
     address: AddressOpt,
     worker: WorkerOpt,
     given_by: Annotated[str, typer.Option("--given-by", help="who consented, e.g. 张秀英本人")],
-    wording: Annotated[str, typer.Option("--wording", help="the words they agreed to (default: the standard text)")] = "",
+    wording: Annotated[
+        str, typer.Option("--wording", help="the words they agreed to (default: the standard text)")
+    ] = "",
 ) -> None:
     """Record the household's separate consent for sensitive fields, with its time and wording."""
     from handlers.wellbeing.files import record_consent
@@ -168,7 +178,9 @@ def contact(
     name: Annotated[str, typer.Option("--name")],
     phone: Annotated[str | None, typer.Option("--phone")] = None,
     wecom: Annotated[str | None, typer.Option("--wecom", help="their WeCom userid, if a worker")] = None,
-    openid: Annotated[str | None, typer.Option("--openid", help="their WeChat openid, if they follow the account")] = None,
+    openid: Annotated[
+        str | None, typer.Option("--openid", help="their WeChat openid, if they follow the account")
+    ] = None,
 ) -> None:
     """Add an emergency contact: a WeChat resident, a WeCom worker, or just a name and phone."""
     from handlers.wellbeing.files import FileError, add_contact
@@ -226,7 +238,9 @@ def enrol(
         _allowed(found, household, worker)
         resident = repo.resident_by_openid(session, openid=openid) if openid else None
         member_row = session.get(HouseholdMember, member_id) if member_id else None
-        if (openid and resident is None) or (member_id and (member_row is None or member_row.household_id != household.id)):
+        if (openid and resident is None) or (
+            member_id and (member_row is None or member_row.household_id != household.id)
+        ):
             raise _fail("no such resident or member in this household")
         try:
             enrolment = enrol_one(
@@ -334,5 +348,7 @@ def device_issue(
     with common.session() as session:
         _, household = _household(session, community, address, create=True)
         key_id, key = issue_device_key(session, household_id=household.id, label=label, now=utcnow())
-    typer.echo(f"device key {key_id} for {household.label}; send it as 'Authorization: Bearer <key>' to POST /api/signals:")
+    typer.echo(
+        f"device key {key_id} for {household.label}; send it as 'Authorization: Bearer <key>' to POST /api/signals:"
+    )
     typer.echo(key)

@@ -107,10 +107,13 @@ class WellbeingHandler:
             now=ctx.now,
         )
         ctx.end_dialogue()
-        address = "" if ctx.resident.room else "\n您还没告诉我住址，回一句“我住3号楼2单元502”，有事时邻居和网格员才知道去哪儿找您。"
+        address = (
+            ""
+            if ctx.resident.room
+            else "\n您还没告诉我住址，回一句“我住3号楼2单元502”，有事时邻居和网格员才知道去哪儿找您。"
+        )
         return TextReply(
-            f"开通好了！每天{format_minute(minute)}提醒您，回个“好”就算报平安。"
-            f"不想要了随时说“不用报平安了”。{address}"
+            f"开通好了！每天{format_minute(minute)}提醒您，回个“好”就算报平安。不想要了随时说“不用报平安了”。{address}"
         )
 
     def _enrol_relative(self, ctx: Context, state: SafecheckFamily, text: str) -> Outcome:
@@ -119,7 +122,9 @@ class WellbeingHandler:
         if ctx.community is None or not address or not address.get("building") or not address.get("room"):
             return UNHANDLED
         name = name or state.relative
-        household = household_at(ctx.session, ctx.community.id, address["building"], address.get("unit"), address["room"])
+        household = household_at(
+            ctx.session, ctx.community.id, address["building"], address.get("unit"), address["room"]
+        )
         assert household is not None
         secret = ctx.settings.secret_key
         by = f"resident:{ctx.resident.id}"

@@ -20,7 +20,6 @@ from storage.households import Household, household_of
 from storage.models import Community, Resident
 from storage.safecheck import CheckDay, Enrolment
 
-
 # An open check stays open past midnight; a report closes checks this recent.
 _TWO_DAYS = timedelta(days=2)
 
@@ -59,7 +58,9 @@ def enrol(
     if resident is not None:
         existing = sc.enrolment_of_resident(session, resident_id=resident.id)
     elif member is not None:
-        existing = session.scalar(select(Enrolment).where(Enrolment.member_id == member.id, Enrolment.status != "ended"))
+        existing = session.scalar(
+            select(Enrolment).where(Enrolment.member_id == member.id, Enrolment.status != "ended")
+        )
     name = (name or (member.name if member else "") or (resident.display_name if resident else "") or "").strip()
     if existing is not None:
         existing.prompt_minute, existing.status, existing.paused_until = minute, "active", None
@@ -122,7 +123,9 @@ def check_in_for(session: Session, enrolment: Enrolment, *, by: str, how: str, n
             row = sc.day_of(session, enrolment_id=enrolment.id, day=today)
     if row is not None and row.status in ("open", "sos"):
         sc.resolve_day(session, day_id=row.id, status="safe", by=by, at=now)
-    _log(session, enrolment, actor=by, action="checkin_by", at=now, note={"visit": "上门", "phone": "电话"}.get(how, how))
+    _log(
+        session, enrolment, actor=by, action="checkin_by", at=now, note={"visit": "上门", "phone": "电话"}.get(how, how)
+    )
     return f"已为{enrolment.name or '居民'}登记今天的平安（{by}）。"
 
 
@@ -149,7 +152,7 @@ def report_safe(
     worker: str | None = None,
     resident: Resident | None = None,
 ) -> SafeReport:
-    """"已上门，平安" from a WeCom worker or a WeChat contact: close the open check they were asked about.
+    """ "已上门，平安" from a WeCom worker or a WeChat contact: close the open check they were asked about.
 
     A worker may close a check of a household whose file they may read or where they are a contact; a
     resident one where they are a contact. Several open checks need the address in the words."""
@@ -171,9 +174,12 @@ def report_safe(
             allowed = any(c.resident_id == resident.id for c in contacts)
         if not allowed:
             continue
-        if address is not None and household is not None:
-            if (household.building, household.room) != (address["building"], address["room"]):
-                continue
+        if (
+            address is not None
+            and household is not None
+            and (household.building, household.room) != (address["building"], address["room"])
+        ):
+            continue
         candidates.append((day, enrolment))
     if len(candidates) > 1:
         return SafeReport([], [e for _, e in candidates])
@@ -184,4 +190,3 @@ def report_safe(
             _log(session, enrolment, actor=actor, action="safe_report", at=now, note=text[:200])
             resolved.append((enrolment, day))
     return SafeReport(resolved, [])
-

@@ -64,7 +64,9 @@ def _log(session: Session, enrolment: Enrolment, action: str, at: datetime, note
         files.add_log(session, household_id=enrolment.household_id, actor="system", action=action, at=at, note=note)
 
 
-def _prompt(session: Session, spec: CommunitySpec, enrolment: Enrolment, day: CheckDay, step: int, now: datetime) -> bool:
+def _prompt(
+    session: Session, spec: CommunitySpec, enrolment: Enrolment, day: CheckDay, step: int, now: datetime
+) -> bool:
     if enrolment.resident_id is None:
         return False
     resident = session.get(Resident, enrolment.resident_id)
@@ -134,7 +136,13 @@ def _start_today(session: Session, spec: CommunitySpec, enrolment: Enrolment, to
     if day is None:
         return 0  # another scheduler made today's row: it sends the prompt
     sent = _prompt(session, spec, enrolment, day, 0, now)
-    _log(session, enrolment, "safecheck_prompt", now, "已发送提醒" if sent else "无法发送提醒（无微信或窗口已关且无模板）")
+    _log(
+        session,
+        enrolment,
+        "safecheck_prompt",
+        now,
+        "已发送提醒" if sent else "无法发送提醒（无微信或窗口已关且无模板）",
+    )
     return 1
 
 
@@ -272,7 +280,9 @@ def visit_task(
     lines = [f"{why}：{enrolment.name if enrolment and enrolment.name else '居民'}，{community.name}{label}。"]
     if household is not None:
         for member in files.members_of(session, household_id=household.id):
-            lines.append(f"成员：{member.name}{f'（{member.birth_year}年生）' if member.birth_year else ''} {member.needs}")
+            lines.append(
+                f"成员：{member.name}{f'（{member.birth_year}年生）' if member.birth_year else ''} {member.needs}"
+            )
         for contact in files.contacts_of(session, household_id=household.id):
             role = files.CONTACT_ROLES.get(contact.role, contact.role)
             lines.append(f"{role}：{contact.name} {contact_phone(settings.secret_key, contact, reveal=False)}")
@@ -341,12 +351,24 @@ def device_signal(
     if community is None:
         raise ValueError("the household's community is gone")
     name = SIGNAL_NAMES[kind]
-    files.add_log(session, household_id=household.id, actor="device", action=f"signal_{kind}", at=now, note=detail[:200])
+    files.add_log(
+        session, household_id=household.id, actor="device", action=f"signal_{kind}", at=now, note=detail[:200]
+    )
     enrolments = sc.enrolments_of_household(session, household_id=household.id)
     if kind == "sos":
-        ticket = visit_task(session, settings, community, enrolments[0] if enrolments else None, household, now=now, why=f"设备报警：{name}")
+        ticket = visit_task(
+            session,
+            settings,
+            community,
+            enrolments[0] if enrolments else None,
+            household,
+            now=now,
+            why=f"设备报警：{name}",
+        )
         for enrolment in enrolments:
-            row = sc.start_day(session, enrolment_id=enrolment.id, day=local_day(now), at=now, status="sos", cause="sos")
+            row = sc.start_day(
+                session, enrolment_id=enrolment.id, day=local_day(now), at=now, status="sos", cause="sos"
+            )
             if row is not None:
                 row.ticket_code = ticket.code
         return {"action": "visit_task", "ticket": ticket.code}
@@ -376,6 +398,8 @@ def device_signal(
         _prompt(session, spec_of(community), enrolment, row, 0, now)
         started += 1
     if not enrolments:
-        ticket = visit_task(session, settings, community, None, household, now=now, why=f"设备提示：{name}", colour="yellow")
+        ticket = visit_task(
+            session, settings, community, None, household, now=now, why=f"设备提示：{name}", colour="yellow"
+        )
         return {"action": "visit_task", "ticket": ticket.code}
     return {"action": "escalation", "started": started}

@@ -77,7 +77,9 @@ def record_consent(session: Session, household: Household, *, given_by: str, wor
     session.add(
         files.HouseholdConsent(household_id=household.id, given_by=given_by[:100], wording=wording, given_at=now)
     )
-    files.add_log(session, household_id=household.id, actor=given_by, action="consent", at=now, note="登记敏感信息单独同意")
+    files.add_log(
+        session, household_id=household.id, actor=given_by, action="consent", at=now, note="登记敏感信息单独同意"
+    )
 
 
 def withdraw_consent(session: Session, household: Household, *, by: str, now: datetime) -> int:
@@ -121,7 +123,7 @@ def add_member(
         raise FileError(f"社区文件中没有这些标签：{'、'.join(unknown)}（可用：{'、'.join(known)}）")
     if birth_year is not None and not 1900 <= birth_year <= now.year:
         raise FileError("出生年份不对")
-    sensitive = {"tags": [t for t in tags if t not in OPEN_TAGS]}
+    sensitive: dict[str, Any] = {"tags": [t for t in tags if t not in OPEN_TAGS]}
     if health:
         sensitive["health"] = health.strip()
     if phone:
@@ -180,9 +182,7 @@ def add_contact(
     )
     session.add(contact)
     session.flush()
-    files.add_log(
-        session, household_id=household.id, actor=by, action="contact_added", at=now, note=f"{role} {name}"
-    )
+    files.add_log(session, household_id=household.id, actor=by, action="contact_added", at=now, note=f"{role} {name}")
     return contact
 
 
@@ -247,7 +247,11 @@ def read_file(
         )
     consent = files.live_consent(session, household_id=household.id)
     if consent is not None:
-        result.consent = {"given_by": consent.given_by, "given_at": consent.given_at.isoformat(), "wording": consent.wording}
+        result.consent = {
+            "given_by": consent.given_by,
+            "given_at": consent.given_at.isoformat(),
+            "wording": consent.wording,
+        }
     enrolments = session.scalars(select(Enrolment).where(Enrolment.household_id == household.id).order_by(Enrolment.id))
     for enrolment in enrolments:
         result.enrolments.append(
@@ -261,5 +265,7 @@ def read_file(
             }
         )
     for entry in files.log_of(session, household_id=household.id):
-        result.log.append({"at": entry.at.isoformat(), "actor": entry.actor, "action": entry.action, "note": entry.note})
+        result.log.append(
+            {"at": entry.at.isoformat(), "actor": entry.actor, "action": entry.action, "note": entry.note}
+        )
     return result

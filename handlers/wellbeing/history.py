@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from handlers.communities import spec_of
-from handlers.notify import console_url, wecom_card
+from handlers.notify import CardLine, console_url, wecom_card
 from handlers.runtime import Settings
 from handlers.wellbeing.files import grid_worker
 from storage import household_files as files
@@ -112,7 +112,9 @@ def silent_needs(session: Session, community: Community, *, now: datetime) -> li
         )
         last = max((m for m in moments if m is not None), default=None)
         if last is None or last < cutoff:
-            found.append(SilentNeed(household.id, household.label, "、".join(names), last, grid_worker(community, household)))
+            found.append(
+                SilentNeed(household.id, household.label, "、".join(names), last, grid_worker(community, household))
+            )
     return found
 
 
@@ -125,7 +127,7 @@ def send_silent_lists(session: Session, settings: Settings, community: Community
     year, week, _ = now.isocalendar()
     queued = 0
     for worker, needs in by_worker.items():
-        lines = [("normal", f"{n.label} {n.names}") for n in needs[:15]]
+        lines: list[CardLine] = [("normal", f"{n.label} {n.names}") for n in needs[:15]]
         card = wecom_card(
             f"【关爱提醒】{len(needs)} 户特殊群体居民多日没有联系",
             [("highlight", "以下住户多日没有消息、打卡或走访，请抽空电话或上门看看"), *lines],

@@ -98,9 +98,7 @@ def parse_time_of_day(text: str) -> int | None:
     if hour is None or minute is None or minute > 59:
         return None
     part = found.group("part") or ""
-    if part in ("下午", "傍晚", "晚上", "夜里") and hour < 12:
-        hour += 12
-    elif part == "中午" and hour < 6:
+    if (part in ("下午", "傍晚", "晚上", "夜里") and hour < 12) or (part == "中午" and hour < 6):
         hour += 12
     if hour > 23:
         return None
@@ -150,12 +148,22 @@ def _squash(text: str) -> str:
 
 
 _ENROL = re.compile(r"(报个?平安|平安打卡|报平安打卡|每天.{0,6}(报|打卡|问候).{0,4}平安|开通.{0,4}平安)")
-_FOR_FAMILY = re.compile(r"(给|帮|替)(我|咱)?(妈|妈妈|母亲|老妈|爸|爸爸|父亲|老爸|奶奶|爷爷|外婆|外公|姥姥|姥爷|老人|家里老人)")
-_STOP = re.compile(r"(不用|不要|别|取消|停止|停掉|关掉|关闭|退订|不想).{0,4}(报平安|平安打卡|打卡|提醒)|(报平安|平安打卡).{0,3}(取消|停|关)")
-_AWAY = re.compile(r"(这几天|这两天|最近|出门|出远门|去.{0,6}家|住院|旅游|旅行|回老家|走亲戚|不在家|回来|到.{0,6}(号|日)|暂停)")
-_SAFE_REPORT = re.compile(r"(已上门|上门了|去看过|看过了|见到了?人|打过电话|电话联系上).{0,6}(平安|没事|安全|挺好|好着)")
+_FOR_FAMILY = re.compile(
+    r"(给|帮|替)(我|咱)?(妈|妈妈|母亲|老妈|爸|爸爸|父亲|老爸|奶奶|爷爷|外婆|外公|姥姥|姥爷|老人|家里老人)"
+)
+_STOP = re.compile(
+    r"(不用|不要|别|取消|停止|停掉|关掉|关闭|退订|不想).{0,4}(报平安|平安打卡|打卡|提醒)|(报平安|平安打卡).{0,3}(取消|停|关)"
+)
+_AWAY = re.compile(
+    r"(这几天|这两天|最近|出门|出远门|去.{0,6}家|住院|旅游|旅行|回老家|走亲戚|不在家|回来|到.{0,6}(号|日)|暂停)"
+)
+_SAFE_REPORT = re.compile(
+    r"(已上门|上门了|去看过|看过了|见到了?人|打过电话|电话联系上).{0,6}(平安|没事|安全|挺好|好着)"
+)
 # What a resident says to a prompt: a word, a digit, an emoji.
-_ACK = re.compile(r"^(好+的?|在+|1|嗯+|平安|报平安|我在|在的|我很好|挺好|都好|没事|好着呢|收到|ok|OK|👌|👍|🙏|😊|🙂|[\U0001F300-\U0001FAFF])+$")
+_ACK = re.compile(
+    r"^(好+的?|在+|1|嗯+|平安|报平安|我在|在的|我很好|挺好|都好|没事|好着呢|收到|ok|OK|👌|👍|🙏|😊|🙂|[\U0001F300-\U0001FAFF])+$"
+)
 
 
 def wants_enrolment(text: str) -> bool:

@@ -50,7 +50,5 @@ def worker_safecheck(session: Session, *, worker: str, text: str, now: datetime)
         enrolments = sc.enrolments_of_household(session, household_id=household.id)
         if not enrolments:
             return f"{household.label} 没有开通报平安。"
-        return "\n".join(
-            checkins.check_in_for(session, e, by=f"worker:{worker}", how=how, now=now) for e in enrolments
-        )
+        return "\n".join(checkins.check_in_for(session, e, by=f"worker:{worker}", how=how, now=now) for e in enrolments)
     return "没有找到这户，或这户不归您负责。"

@@ -31,8 +31,16 @@ def _household(services: Services) -> int:
         key = services.settings.secret_key
         record_consent(session, home, given_by="张秀英本人", wording="", now=now - timedelta(days=30))
         member = add_member(
-            session, key, community, home, name="张秀英", tags=["独居", "残疾"], phone="13812345678",
-            health="高血压", by="t", now=now - timedelta(days=30),
+            session,
+            key,
+            community,
+            home,
+            name="张秀英",
+            tags=["独居", "残疾"],
+            phone="13812345678",
+            health="高血压",
+            by="t",
+            now=now - timedelta(days=30),
         )
         add_contact(session, key, home, role="family", name="李明", phone="13987654321", by="t", now=now)
         enrol(session, community=community, member=member, household=home, name="张阿姨", minute=480, by="t", now=now)

@@ -30,8 +30,18 @@ COMMUNITY = {
     "duty": {"name": "王晓燕", "wecom_userid": "wangxiaoyan"},
     "buildings": ["1", "2", "3", "4", "5"],
     "grids": [
-        {"code": "g1", "name": "第一网格", "worker": {"name": "张丽", "wecom_userid": "zhangli"}, "buildings": ["1", "2", "3"]},
-        {"code": "g2", "name": "第二网格", "worker": {"name": "陈刚", "wecom_userid": "chengang"}, "buildings": ["4", "5"]},
+        {
+            "code": "g1",
+            "name": "第一网格",
+            "worker": {"name": "张丽", "wecom_userid": "zhangli"},
+            "buildings": ["1", "2", "3"],
+        },
+        {
+            "code": "g2",
+            "name": "第二网格",
+            "worker": {"name": "陈刚", "wecom_userid": "chengang"},
+            "buildings": ["4", "5"],
+        },
     ],
     "escalation": {"leader": {"name": "周书记", "wecom_userid": "zhoushuji"}},
     "checkin_template_id": "TPL-checkin",

@@ -31,7 +31,16 @@ def _setup(services: Services, clock: FixedClock) -> tuple[int, str, dict[str, s
         home = household_at(session, community.id, "3", "2", "502")
         assert home is not None
         record_consent(session, home, given_by="张阿姨本人", wording="", now=clock.now)
-        add_contact(session, services.settings.secret_key, home, role="family", name="李明", phone="13812345678", by="t", now=clock.now)
+        add_contact(
+            session,
+            services.settings.secret_key,
+            home,
+            role="family",
+            name="李明",
+            phone="13812345678",
+            by="t",
+            now=clock.now,
+        )
         _, device = issue_device_key(session, household_id=home.id, label="水表", now=clock.now)
         mine = access.issue_key(session, worker="zhangli", community_id=community.id, now=clock.now).key
         other = access.issue_key(session, worker="chengang", community_id=community.id, now=clock.now).key
@@ -54,8 +63,14 @@ def test_an_sos_raises_a_red_visit_task_and_alerts_the_duty_worker_at_once(
     # A device key is good for signals only; a worker's key cannot send signals.
     assert client.get("/api/tickets", headers={"Authorization": f"Bearer {device}"}).status_code == 401
     assert client.post("/api/signals", headers=ADMIN, json={"kind": "sos"}).status_code == 403
-    assert client.post("/api/signals", headers={"Authorization": "Bearer sgd_nope"}, json={"kind": "sos"}).status_code == 401
-    assert client.post("/api/signals", headers={"Authorization": f"Bearer {device}"}, json={"kind": "fire"}).status_code == 422
+    assert (
+        client.post("/api/signals", headers={"Authorization": "Bearer sgd_nope"}, json={"kind": "sos"}).status_code
+        == 401
+    )
+    assert (
+        client.post("/api/signals", headers={"Authorization": f"Bearer {device}"}, json={"kind": "fire"}).status_code
+        == 422
+    )
 
 
 def test_a_silence_starts_the_same_chain_as_a_missed_check_in(
@@ -102,6 +117,11 @@ def test_a_household_file_is_for_its_grid_worker_only_and_each_read_is_audited(
     assert full.json()["contacts"][0]["phone"] == "13812345678"
     with services.sessions.begin() as session:
         reads = [(e.actor, e.status) for e in access.recent_entries(session) if e.path.startswith("/api/households")]
-        assert reads == [("worker:zhangli", 200), ("worker:zhangli", 200), ("worker:zhangli", 404), ("worker:chengang", 404)]
+        assert reads == [
+            ("worker:zhangli", 200),
+            ("worker:zhangli", 200),
+            ("worker:zhangli", 404),
+            ("worker:chengang", 404),
+        ]
     refused = client.post(f"/api/households/{household_id}/checkin", headers=mine, json={"how": "visit"})
     assert refused.status_code == 409

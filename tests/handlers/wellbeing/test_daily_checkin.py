@@ -81,7 +81,7 @@ def test_a_pause_until_a_date_the_bot_confirms_is_honoured(
     assert "几号回来" in asked
     confirmed = aunt.say("12月1号回来")
     assert "12月1日之前不提醒" in confirmed and "12月2日起照常提醒" in confirmed
-    for day in range(1, 4):  # 29 and 30 November, 1 December: nothing
+    for _ in range(3):  # 29 and 30 November, 1 December: nothing
         clock.now = (clock.now + timedelta(days=1)).replace(hour=0, minute=30)
         tick(services, clock)
     assert customs_to(api, "openid-wang") == [] and templates_to(api, "openid-wang") == []

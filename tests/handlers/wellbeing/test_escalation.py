@@ -41,8 +41,20 @@ def aunt_enrolled(client: TestClient, services: Services, clock: FixedClock) -> 
         neighbour = repo.resident_by_openid(session, openid="openid-neighbour")
         son = repo.resident_by_openid(session, openid="openid-son")
         add_contact(session, key, home, role="neighbour", name="刘大姐", resident=neighbour, by="test", now=clock.now)
-        add_contact(session, key, home, role="volunteer", name="小赵", wecom_userid="xiaozhao", phone="13900001111", by="test", now=clock.now)
-        add_contact(session, key, home, role="family", name="李明", resident=son, phone="13812345678", by="test", now=clock.now)
+        add_contact(
+            session,
+            key,
+            home,
+            role="volunteer",
+            name="小赵",
+            wecom_userid="xiaozhao",
+            phone="13900001111",
+            by="test",
+            now=clock.now,
+        )
+        add_contact(
+            session, key, home, role="family", name="李明", resident=son, phone="13812345678", by="test", now=clock.now
+        )
     clock.now = clock.now.replace(hour=23, minute=0) + timedelta(days=2)  # 07:00 China time, 1 December
 
 
@@ -128,7 +140,12 @@ def test_a_restart_catches_up_the_steps_missed_while_down(services: Services, cl
     with services.sessions.begin() as session:
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("safecheck:%"))).all()
         keys = sorted(r.dedupe_key or "" for r in rows)
-        assert [k.rsplit(":", 1)[-1] if "contact" not in k else "contact" for k in keys] == ["0", "1", "contact", "contact"]
+        assert [k.rsplit(":", 1)[-1] if "contact" not in k else "contact" for k in keys] == [
+            "0",
+            "1",
+            "contact",
+            "contact",
+        ]
 
 
 @pytest.mark.usefixtures("aunt_enrolled")
@@ -144,11 +161,11 @@ def test_two_schedulers_never_send_a_step_twice(
             barrier = threading.Barrier(len(others))
             errors: list[BaseException] = []
 
-            def run(one: Services) -> None:
+            def run(one: Services, barrier: threading.Barrier = barrier, errors: list[BaseException] = errors) -> None:
                 barrier.wait()
                 try:
                     run_safecheck(one, now=clock.now)
-                except BaseException as exc:  # noqa: BLE001 - reported below
+                except BaseException as exc:  # reported below
                     errors.append(exc)
 
             threads = [threading.Thread(target=run, args=(one,)) for one in others]

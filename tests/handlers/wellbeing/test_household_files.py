@@ -44,13 +44,41 @@ def test_sensitive_fields_need_consent_are_sealed_scoped_audited_and_withdrawn(
     assert code == 2 and "标签" in out
     assert run(shegong, "household", "consent", *HOME, "--worker", "zhangli", "--given-by", "张秀英本人")[0] == 0
     code, out = run(
-        shegong, "household", "member", *HOME, "--worker", "zhangli", "--name", "张秀英", "--birth-year", "1941",
-        "--tag", "独居", "--tag", "残疾", "--phone", "13812345678", "--health", "高血压，腿脚不便", "--needs", "每周送菜",
+        shegong,
+        "household",
+        "member",
+        *HOME,
+        "--worker",
+        "zhangli",
+        "--name",
+        "张秀英",
+        "--birth-year",
+        "1941",
+        "--tag",
+        "独居",
+        "--tag",
+        "残疾",
+        "--phone",
+        "13812345678",
+        "--health",
+        "高血压，腿脚不便",
+        "--needs",
+        "每周送菜",
     )
     assert code == 0, out
     code, out = run(
-        shegong, "household", "contact", *HOME, "--worker", "zhangli", "--role", "family", "--name", "李明",
-        "--phone", "13987654321",
+        shegong,
+        "household",
+        "contact",
+        *HOME,
+        "--worker",
+        "zhangli",
+        "--role",
+        "family",
+        "--name",
+        "李明",
+        "--phone",
+        "13987654321",
     )
     assert code == 0, out
     assert run(shegong, "household", "contact", *HOME, "--worker", "zhangli", "--role", "cousin", "--name", "x")[0] == 2
@@ -90,7 +118,9 @@ def test_sensitive_fields_need_consent_are_sealed_scoped_audited_and_withdrawn(
 def test_a_worker_enrols_a_member_without_wechat_and_records_a_phoned_check_in(
     shegong: CliRunner, services: Services
 ) -> None:
-    assert run(shegong, "household", "member", *HOME, "--worker", "zhangli", "--name", "王奶奶", "--tag", "高龄")[0] == 0
+    assert (
+        run(shegong, "household", "member", *HOME, "--worker", "zhangli", "--name", "王奶奶", "--tag", "高龄")[0] == 0
+    )
     code, out = run(shegong, "household", "enrol", *HOME, "--worker", "zhangli", "--member", "1", "--at", "08:30")
     assert code == 0, out
     assert run(shegong, "household", "enrol", *HOME, "--worker", "zhangli", "--member", "1", "--at", "半夜")[0] == 2
