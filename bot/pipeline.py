@@ -25,6 +25,7 @@ from handlers.privacy import seal_message
 from handlers.residents import ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
+from storage import safecheck
 from storage.masking import has_identifiers
 from storage.models import InboundMessage
 
@@ -114,6 +115,8 @@ def record_message(
         )
         if created:
             _open_service_window(session, resident.id, msg, now)
+            if msg.kind != "event":
+                safecheck.mark_contact(session, resident_id=resident.id, at=now)  # any message is 报平安
         return Recorded(row.id, created, row.status)
 
 

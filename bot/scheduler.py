@@ -16,7 +16,10 @@ from bot.services import Services
 from handlers.alerts import remind_unacknowledged
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
+from handlers.wellbeing.escalation import RunReport, run_due
+from handlers.wellbeing.history import send_silent_lists
 from storage import repositories as repo
+from storage.models import Community
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,46 @@ def alert_job(services: Services, *, every: timedelta = timedelta(minutes=1)) ->
     return throttled(every, run)
 
 
+def run_safecheck(services: Services, *, now: datetime) -> RunReport:
+    """报平安 for every community: due prompts and escalation steps (one transaction per community)."""
+    total = RunReport()
+    with services.sessions.begin() as session:
+        communities = repo.list_communities(session)
+        ids = [c.id for c in communities]
+    for community_id in ids:
+        with services.sessions.begin() as session:
+            community = session.get(Community, community_id)
+            if community is None:
+                continue
+            report = run_due(session, services.settings, community=community, now=now)
+        total.prompted += report.prompted
+        total.steps += report.steps
+        total.answered += report.answered
+    return total
+
+
+def safecheck_job(services: Services, *, every: timedelta = timedelta(minutes=1)) -> Job:
+    """报平安: works out from the clock what is due, so the first run after a restart catches up."""
+
+    def run(now: datetime) -> None:
+        report = run_safecheck(services, now=now)
+        if report.prompted or report.steps:
+            log.info("safecheck: %d prompts, %d escalation steps", report.prompted, report.steps)
+
+    return throttled(every, run)
+
+
+def silent_needs_job(services: Services, *, every: timedelta = timedelta(hours=1)) -> Job:
+    """Each grid worker's weekly list of special-group households nobody has heard from (once per week)."""
+
+    def run(now: datetime) -> None:
+        with services.sessions.begin() as session:
+            for community in repo.list_communities(session):
+                send_silent_lists(session, services.settings, community, now=now)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
     return [
         sla_job(services),
@@ -107,4 +150,6 @@ def scheduled_jobs(services: Services) -> list[Job]:
         retention_job(services),
         retry_job(services),
         alert_job(services),
+        safecheck_job(services),
+        silent_needs_job(services),
     ]

@@ -22,6 +22,7 @@ from bot.wechat import BadMessage, Codec, new_nonce, parse_envelope, sha1_signat
 from handlers.tickets.actions import WORKER_HELP, WorkerCommand, act, parse_worker_command
 from handlers.tickets.cards import parse_button_key
 from handlers.tickets.unreachable import worker_text
+from handlers.wellbeing.worker import is_worker_safecheck, worker_safecheck
 from storage.models import utcnow
 from storage.repositories import enqueue_outbox
 from storage.wecom_cards import remember_code
@@ -125,6 +126,15 @@ def handle_worker_message(services: Services, message: dict[str, Any]) -> str | 
         return None
     if str(message.get("Content") or "").strip() == "登录":
         return login_link_reply(services, worker)
+    if command is None and is_worker_safecheck(str(message.get("Content") or "")):
+        try:
+            with services.sessions.begin() as session:
+                return worker_safecheck(
+                    session, worker=worker, text=str(message.get("Content") or ""), now=services.clock()
+                )
+        except Exception:
+            log.exception("worker safecheck command failed")
+            return "系统出了点问题，这条指令没有生效，请稍后再发一次。"
     if command is None:
         return WORKER_HELP
     msg_id = str(message.get("MsgId") or "")

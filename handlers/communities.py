@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from handlers.tickets.rules import CATEGORIES, UrgencyRuleSpec
 from handlers.volunteering.rules import PointsRules, RewardSpec
+from handlers.wellbeing.rules import DEFAULT_TAGS, SafecheckRules
 from storage import repositories as repo
 from storage import rewards as rrepo
 from storage.models import Community
@@ -107,6 +108,11 @@ class CommunityConfig(BaseModel):
     # Volunteering: points rules (the defaults apply when absent) and the rewards catalogue.
     points_rules: PointsRules = Field(default_factory=PointsRules)
     rewards: list[RewardSpec] = Field(default_factory=list, max_length=200)
+    # 一户一档 and 报平安: the tags a household member may carry, the template of the daily prompt outside the
+    # 48 h window, and the escalation times (handlers/wellbeing/rules.py).
+    household_tags: list[ShortText] = Field(default_factory=lambda: list(DEFAULT_TAGS), max_length=50)
+    checkin_template_id: str | None = Field(default=None, max_length=64)
+    safecheck: SafecheckRules = Field(default_factory=SafecheckRules)
 
 
 class CommunitySpec(CommunityConfig):

@@ -89,6 +89,23 @@ class CrisisConversation(FlowState):
     set_aside: SetAside | None = None
 
 
+class SafecheckTime(FlowState):
+    """报平安: what time of day to prompt; for a family member's request, whom it is for."""
+
+    relative: str = ""
+
+
+class SafecheckFamily(FlowState):
+    """报平安 for a relative: their name and address come next."""
+
+    relative: str
+    minute: int
+
+
+class SafecheckPause(FlowState):
+    """报平安 paused: until which day?"""
+
+
 S = TypeVar("S", bound=FlowState)
 
 
@@ -114,6 +131,9 @@ FAQ_CHOICE = Flow("faq_choice", ("choose",), FaqChoice)
 VOLUNTEER_SIGNUP = Flow("volunteer_signup", ("name", "phone", "skills", "availability", "consent"), VolunteerSignup)
 ACTIVITY_PICK = Flow("activity_pick", ("pick",), ActivityPick)
 CHECKIN_LOCATION = Flow("checkin_location", ("location",), CheckinLocation)
+SAFECHECK_TIME = Flow("safecheck_time", ("time",), SafecheckTime)
+SAFECHECK_FAMILY = Flow("safecheck_family", ("who",), SafecheckFamily)
+SAFECHECK_PAUSE = Flow("safecheck_pause", ("until",), SafecheckPause)
 
 FLOWS: dict[str, Flow[Any]] = {
     flow.name: flow
@@ -126,5 +146,8 @@ FLOWS: dict[str, Flow[Any]] = {
         VOLUNTEER_SIGNUP,
         ACTIVITY_PICK,
         CHECKIN_LOCATION,
+        SAFECHECK_TIME,
+        SAFECHECK_FAMILY,
+        SAFECHECK_PAUSE,
     )
 }

@@ -12,6 +12,9 @@ from handlers.flows import (
     CRISIS,
     FAQ_CHOICE,
     FLOWS,
+    SAFECHECK_FAMILY,
+    SAFECHECK_PAUSE,
+    SAFECHECK_TIME,
     TICKET_LOCATION,
     TICKET_RATING,
     VOLUNTEER_SIGNUP,
@@ -30,6 +33,7 @@ from handlers.volunteering.activities import ActivityHandler
 from handlers.volunteering.checkin import CheckinHandler, CheckinLocationFlow
 from handlers.volunteering.points import PointsHandler, SummaryHandler
 from handlers.volunteering.signup import VolunteerHandler
+from handlers.wellbeing.chat import WellbeingHandler
 from intents import Intent
 
 
@@ -39,11 +43,14 @@ def build_router() -> Router:
     volunteer = VolunteerHandler()
     activities = ActivityHandler()
     crisis = CrisisHandler()
+    wellbeing = WellbeingHandler()
     routes = (
         Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
         Route(MenuHandler(), events=frozenset({"click"})),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
+        # 报平安 ("我想每天报个平安", "好", "已上门，平安"): the handler recognises its phrases, whatever the class.
+        Route(wellbeing, intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(CheckinHandler(), intents=frozenset({Intent.CHECKIN})),
         # The classifier has no class for "how many hours this month"; the handler recognises it itself,
         # whatever the classifier made of it, so it comes before the handlers it would be filed under.
@@ -71,6 +78,9 @@ def build_router() -> Router:
         VOLUNTEER_SIGNUP.name: volunteer,
         ACTIVITY_PICK.name: activities,
         CHECKIN_LOCATION.name: CheckinLocationFlow(),
+        SAFECHECK_TIME.name: wellbeing,
+        SAFECHECK_FAMILY.name: wellbeing,
+        SAFECHECK_PAUSE.name: wellbeing,
     }
     if set(flows) != set(FLOWS):
         raise RuntimeError(f"flows without a handler: {sorted(set(FLOWS) - set(flows))}")

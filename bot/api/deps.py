@@ -17,6 +17,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.api.errors import invalid
@@ -24,6 +25,8 @@ from bot.services import Services
 from bot.webhook import get_services
 from storage import access
 from storage import repositories as repo
+from storage.household_files import DEVICE_KEY_PREFIX, device_for
+from storage.households import Household
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ class Caller:
     worker: str | None  # the worker a personal key belongs to; None for the admin token
     community_id: int | None  # the only community this caller may see; None: every community
     key_id: int | None = None
+    # A device's key (`shegong device issue`): it may only report signals for its household.
+    device_household: int | None = None
 
     def sees(self, community_id: int | None) -> bool:
         return self.community_id is None or community_id == self.community_id
@@ -71,6 +76,8 @@ def _authenticate(services: Services, presented: str, request: Request) -> Calle
         with services.sessions.begin() as session:
             if admin and hmac.compare_digest(presented.encode(), admin.encode()):
                 caller = Caller(actor="admin", worker=None, community_id=None)
+            elif presented.startswith(DEVICE_KEY_PREFIX):
+                caller = _device_caller(session, presented, request)
             else:
                 key = access.key_for(session, presented)
                 if key is None:
@@ -95,6 +102,20 @@ def _authenticate(services: Services, presented: str, request: Request) -> Calle
     except SQLAlchemyError as exc:
         log.exception("audit log unavailable; API request refused")
         raise HTTPException(503, "the audit log cannot be written just now; nothing was read, try again") from exc
+
+
+SIGNALS_PATH = "/api/signals"
+
+
+def _device_caller(session: Session, presented: str, request: Request) -> Caller:
+    """A device key is good for POST /api/signals and nothing else."""
+    device = device_for(session, presented)
+    household = session.get(Household, device.household_id) if device is not None else None
+    if device is None or household is None or request.url.path != SIGNALS_PATH:
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return Caller(
+        actor=f"device:{device.id}", worker=None, community_id=household.community_id, device_household=household.id
+    )
 
 
 # What the audit row keeps of a query string: enough to tell what was asked, bounded like the row itself.

@@ -16,7 +16,19 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.console import activities, alerts, auth, dashboard, detail, failed, kb, points, tickets, unreachable
+from bot.console import (
+    activities,
+    alerts,
+    auth,
+    dashboard,
+    detail,
+    failed,
+    households,
+    kb,
+    points,
+    tickets,
+    unreachable,
+)
 from bot.console.render import HERE, page
 
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
@@ -27,7 +39,7 @@ def _in_console(request: Request) -> bool:
 
 
 def include_console(app: FastAPI) -> None:
-    for module in (auth, tickets, detail, failed, alerts, activities, points, kb, dashboard, unreachable):
+    for module in (auth, tickets, detail, failed, alerts, activities, points, kb, dashboard, unreachable, households):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
