@@ -107,6 +107,10 @@ class CommunityConfig(BaseModel):
     # Volunteering: points rules (the defaults apply when absent) and the rewards catalogue.
     points_rules: PointsRules = Field(default_factory=PointsRules)
     rewards: list[RewardSpec] = Field(default_factory=list, max_length=200)
+    # Taking part: households that must support a proposal before it goes on the council's agenda, and
+    # the template message that tells residents outside the 48 h window what became of it.
+    proposal_threshold: int = Field(default=20, ge=1, le=100_000)
+    participation_template_id: str | None = Field(default=None, max_length=64)
 
 
 class CommunitySpec(CommunityConfig):

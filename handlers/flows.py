@@ -71,6 +71,14 @@ class CheckinLocation(FlowState):
     activity_id: int
 
 
+class ParticipationPending(FlowState):
+    """Taking part, waiting on the resident: their address before a support or a vote counts (one per
+    household), or the words of a proposal they have just announced. A vote's choice is never kept here."""
+
+    pending_text: str = ""
+    vote_id: int | None = None
+
+
 class SetAside(FlowState):
     """A flow that was waiting when a crisis began: kept, never filled with crisis words."""
 
@@ -114,6 +122,7 @@ FAQ_CHOICE = Flow("faq_choice", ("choose",), FaqChoice)
 VOLUNTEER_SIGNUP = Flow("volunteer_signup", ("name", "phone", "skills", "availability", "consent"), VolunteerSignup)
 ACTIVITY_PICK = Flow("activity_pick", ("pick",), ActivityPick)
 CHECKIN_LOCATION = Flow("checkin_location", ("location",), CheckinLocation)
+PARTICIPATION = Flow("participation", ("address", "proposal"), ParticipationPending)
 
 FLOWS: dict[str, Flow[Any]] = {
     flow.name: flow
@@ -126,5 +135,6 @@ FLOWS: dict[str, Flow[Any]] = {
         VOLUNTEER_SIGNUP,
         ACTIVITY_PICK,
         CHECKIN_LOCATION,
+        PARTICIPATION,
     )
 }

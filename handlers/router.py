@@ -12,12 +12,14 @@ from handlers.flows import (
     CRISIS,
     FAQ_CHOICE,
     FLOWS,
+    PARTICIPATION,
     TICKET_LOCATION,
     TICKET_RATING,
     VOLUNTEER_SIGNUP,
 )
 from handlers.greeting import FallbackHandler, GreetingHandler
 from handlers.menu import MenuHandler
+from handlers.participation.chat import ParticipationHandler
 from handlers.residents import AddressHandler, CommunityChoiceFlow, SubscriptionHandler
 from handlers.tickets.reporting import (
     GrievanceHandler,
@@ -39,11 +41,16 @@ def build_router() -> Router:
     volunteer = VolunteerHandler()
     activities = ActivityHandler()
     crisis = CrisisHandler()
+    participation = ParticipationHandler()
     routes = (
         Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
         Route(MenuHandler(), events=frozenset({"click"})),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
+        # "我有个建议…", "附议 P12", "投票 V3 2": the handler recognises its own words whatever the classifier
+        # made of them (a vote is no activity, a suggestion no ticket unless something is broken), so it
+        # comes before the volunteering, activity and grievance routes.
+        Route(participation, intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(CheckinHandler(), intents=frozenset({Intent.CHECKIN})),
         # The classifier has no class for "how many hours this month"; the handler recognises it itself,
         # whatever the classifier made of it, so it comes before the handlers it would be filed under.
@@ -71,6 +78,7 @@ def build_router() -> Router:
         VOLUNTEER_SIGNUP.name: volunteer,
         ACTIVITY_PICK.name: activities,
         CHECKIN_LOCATION.name: CheckinLocationFlow(),
+        PARTICIPATION.name: participation,
     }
     if set(flows) != set(FLOWS):
         raise RuntimeError(f"flows without a handler: {sorted(set(FLOWS) - set(flows))}")
