@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.pipeline import retry_failed_messages
 from bot.services import Services
+from handlers.participation.votes import close_due_votes
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
 from storage import repositories as repo
@@ -89,5 +90,23 @@ def retry_job(services: Services, *, every: timedelta = timedelta(seconds=20)) -
     return throttled(every, run)
 
 
+def vote_close_job(services: Services, *, every: timedelta = timedelta(minutes=1)) -> Job:
+    """Closes votes past their time, publishes and pushes the results (once, whichever worker gets there)."""
+
+    def run(now: datetime) -> None:
+        with services.sessions.begin() as session:
+            closed = close_due_votes(session, services.settings, now=now)
+        if closed:
+            log.info("closed %d votes", closed)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
-    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services)]
+    return [
+        sla_job(services),
+        reminder_job(services),
+        retention_job(services),
+        retry_job(services),
+        vote_close_job(services),
+    ]
