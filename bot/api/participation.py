@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from bot.api.deps import Caller, CallerDep, ServicesDep, community_id_of, current_caller
 from bot.api.errors import EVERY_ROUTE, answers, refused
@@ -20,7 +20,6 @@ from bot.api.models import (
     NOTE_LENGTH,
     PLACE_LENGTH,
     REASON_LENGTH,
-    ActionRefused,
     ActivityTime,
     Body,
     CommunityCode,
@@ -28,6 +27,7 @@ from bot.api.models import (
     Words,
     WorkerId,
 )
+from bot.api.models import _whole_number as whole_number
 from bot.services import Services
 from handlers.participation.proposals import (
     WorkerResult,
@@ -111,7 +111,9 @@ class PaperIn(WorkerIn):
     building: Annotated[Words, Field(max_length=BUILDING_LENGTH)]
     unit: Annotated[Text, Field(max_length=BUILDING_LENGTH)] = ""
     room: Annotated[Words, Field(max_length=BUILDING_LENGTH)]
-    choice: Annotated[int, Field(ge=1, le=10, strict=True)]
+    choice: Annotated[
+        int, Field(ge=1, le=10, description="the option number on the ballot"), BeforeValidator(whole_number)
+    ]
 
 
 class PaperDone(BaseModel):
@@ -119,7 +121,8 @@ class PaperDone(BaseModel):
     message: str
 
 
-_REFUSALS = answers(403, 404, 409, model=ActionRefused)
+# Refusals carry `detail` (and, for a worker action, the same words as `message`).
+_REFUSALS = answers(403, 404, 409)
 
 
 def _worker(caller: Caller, named: str) -> str:
