@@ -18,7 +18,7 @@ HELP = (
     "决定 P12 议事会的决定和后续安排（推送给提议和附议的居民）"
 )
 _COMMAND = re.compile(
-    r"^\s*(?P<verb>发布|不予采纳|决定|议定)\s*[:：]?\s*[Pp]\s*(?P<n>[0-9]{1,9})\s*(?P<rest>.*?)\s*$", re.S
+    r"^\s*(?P<verb>发布|不予采纳|决定|议定)\s*[:：]?\s*[Pp]?\s*(?P<n>[0-9]{1,9})\s*(?P<rest>.*?)\s*$", re.S
 )
 
 
@@ -26,7 +26,8 @@ def participation_command(session: Session, settings: Settings, *, worker: str, 
     """The answer to a worker's proposal command; None when the text is not one (the ticket help applies)."""
     match = _COMMAND.match(text)
     if match is None:
-        return None
+        # "发布 12" or "决定P12" without the words: show how proposal commands are written.
+        return HELP if re.match(r"^\s*(发布|不予采纳|决定|议定)", text) else None
     proposal_id, rest = int(match.group("n")), match.group("rest").strip(" ，,:：")
     proposal = store.proposal_by_id(session, proposal_id=proposal_id)
     community = session.get(Community, proposal.community_id) if proposal else None

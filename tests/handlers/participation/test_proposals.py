@@ -123,3 +123,9 @@ def test_a_refusal_reaches_the_proposer_with_its_reason_and_outsiders_cannot_act
         assert not any("提出建议" in e.reason for e in lrepo.entries_for(session))
     again = client.post(f"/api/proposals/{code}/publish", headers=ADMIN, json={"worker": "zhangli"})
     assert again.status_code == 409
+
+
+def test_a_worker_who_writes_a_proposal_command_wrong_is_shown_how(client: TestClient, services: Services) -> None:
+    assert "不予采纳 P12 理由" in worker(client).say("发布 建议")
+    assert "没有找到建议 P404" in worker(client).say("发布 404")
+    assert "接单" in worker(client).say("你好")

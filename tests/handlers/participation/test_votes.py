@@ -4,6 +4,7 @@ checked by reading the raw database."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import inspect, text
 from bot.scheduler import vote_close_job
 from bot.services import Services
 from handlers.participation import participation_summary
+from handlers.participation.votes import close_due_votes
 from storage import ledger as lrepo
 from storage import participation as store
 from tests.handlers.participation.conftest import ADMIN, cards_to, pushed_to, resident
@@ -206,3 +208,35 @@ def test_eligibility_bad_input_and_a_vote_for_some_buildings(client: TestClient,
     # Nothing said, nothing voted: "我选第二个" with no vote open is not a ballot.
     close_now(services, vote)
     assert "投票成功" not in a.say("我选第二个")
+
+
+def test_two_workers_closing_at_once_close_the_vote_once(client: TestClient, services: Services) -> None:
+    a = resident(client, "openid-a", "我住3号楼2单元502")
+    vote = open_vote(client)
+    a.say(f"投票 V{vote} 1")
+    with services.sessions.begin() as session:
+        found = store.vote_by_id(session, vote_id=vote)
+        assert found is not None
+        when = found.closes_at + timedelta(minutes=1)
+    # Each thread is one worker process's job: its own transaction on its own connection.
+    other = Services(services.settings)
+    try:
+        barrier = threading.Barrier(2)
+        closed: list[int] = []
+
+        def close(on: Services) -> None:
+            barrier.wait()
+            with on.sessions.begin() as session:
+                closed.append(close_due_votes(session, on.settings, now=when))
+
+        threads = [threading.Thread(target=close, args=(s,)) for s in (services, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        other.close()
+    assert sorted(closed) == [0, 1]
+    assert len([t for t in pushed_to(services, "openid-a") if "结果" in t]) == 1
+    with services.sessions.begin() as session:
+        assert store.tally(session, vote_id=vote) == {1: 1}
