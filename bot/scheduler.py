@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from bot.pipeline import retry_failed_messages
 from bot.services import Services
 from handlers.alerts import remind_unacknowledged
+from handlers.participation.votes import close_due_votes
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
 from handlers.wellbeing.escalation import RunReport, run_due
@@ -143,6 +144,18 @@ def silent_needs_job(services: Services, *, every: timedelta = timedelta(hours=1
     return throttled(every, run)
 
 
+def vote_close_job(services: Services, *, every: timedelta = timedelta(minutes=1)) -> Job:
+    """Closes votes past their time, publishes and pushes the results (once, whichever worker gets there)."""
+
+    def run(now: datetime) -> None:
+        with services.sessions.begin() as session:
+            closed = close_due_votes(session, services.settings, now=now)
+        if closed:
+            log.info("closed %d votes", closed)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
     return [
         sla_job(services),
@@ -152,4 +165,5 @@ def scheduled_jobs(services: Services) -> list[Job]:
         alert_job(services),
         safecheck_job(services),
         silent_needs_job(services),
+        vote_close_job(services),
     ]

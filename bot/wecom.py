@@ -19,6 +19,7 @@ from bot.console.auth import login_link_reply
 from bot.services import Services
 from bot.webhook import get_services
 from bot.wechat import BadMessage, Codec, new_nonce, parse_envelope, sha1_signature, signature_matches, timestamp_fresh
+from handlers.participation.commands import participation_command
 from handlers.tickets.actions import WORKER_HELP, WorkerCommand, act, parse_worker_command
 from handlers.tickets.cards import parse_button_key
 from handlers.tickets.unreachable import worker_text
@@ -136,7 +137,7 @@ def handle_worker_message(services: Services, message: dict[str, Any]) -> str | 
             log.exception("worker safecheck command failed")
             return "系统出了点问题，这条指令没有生效，请稍后再发一次。"
     if command is None:
-        return WORKER_HELP
+        return _participation_command(services, worker, str(message.get("Content") or "")) or WORKER_HELP
     msg_id = str(message.get("MsgId") or "")
     source_key = f"wecom:{msg_id}" if msg_id.isdigit() else None
     try:
@@ -148,6 +149,16 @@ def handle_worker_message(services: Services, message: dict[str, Any]) -> str | 
             return outcome.message
     except Exception:
         log.exception("worker command failed")
+        return "系统出了点问题，这条指令没有生效，请稍后再发一次。"
+
+
+def _participation_command(services: Services, worker: str, text: str) -> str | None:
+    """A proposal command ("发布 P12"), in its own transaction; None when the text is not one."""
+    try:
+        with services.sessions.begin() as session:
+            return participation_command(session, services.settings, worker=worker, text=text, now=utcnow())
+    except Exception:
+        log.exception("worker proposal command failed")
         return "系统出了点问题，这条指令没有生效，请稍后再发一次。"
 
 

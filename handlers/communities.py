@@ -113,6 +113,10 @@ class CommunityConfig(BaseModel):
     household_tags: list[ShortText] = Field(default_factory=lambda: list(DEFAULT_TAGS), max_length=50)
     checkin_template_id: str | None = Field(default=None, max_length=64)
     safecheck: SafecheckRules = Field(default_factory=SafecheckRules)
+    # Taking part: households that must support a proposal before it goes on the council's agenda, and
+    # the template message that tells residents outside the 48 h window what became of it.
+    proposal_threshold: int = Field(default=20, ge=1, le=100_000)
+    participation_template_id: str | None = Field(default=None, max_length=64)
 
 
 class CommunitySpec(CommunityConfig):

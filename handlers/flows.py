@@ -71,6 +71,14 @@ class CheckinLocation(FlowState):
     activity_id: int
 
 
+class ParticipationPending(FlowState):
+    """Taking part, waiting on the resident: their address before a support or a vote counts (one per
+    household), or the words of a proposal they have just announced. A vote's choice is never kept here."""
+
+    pending_text: str = ""
+    vote_id: int | None = None
+
+
 class SetAside(FlowState):
     """A flow that was waiting when a crisis began: kept, never filled with crisis words."""
 
@@ -134,6 +142,7 @@ CHECKIN_LOCATION = Flow("checkin_location", ("location",), CheckinLocation)
 SAFECHECK_TIME = Flow("safecheck_time", ("time",), SafecheckTime)
 SAFECHECK_FAMILY = Flow("safecheck_family", ("who",), SafecheckFamily)
 SAFECHECK_PAUSE = Flow("safecheck_pause", ("until",), SafecheckPause)
+PARTICIPATION = Flow("participation", ("address", "proposal"), ParticipationPending)
 
 FLOWS: dict[str, Flow[Any]] = {
     flow.name: flow
@@ -149,5 +158,6 @@ FLOWS: dict[str, Flow[Any]] = {
         SAFECHECK_TIME,
         SAFECHECK_FAMILY,
         SAFECHECK_PAUSE,
+        PARTICIPATION,
     )
 }

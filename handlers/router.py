@@ -12,6 +12,7 @@ from handlers.flows import (
     CRISIS,
     FAQ_CHOICE,
     FLOWS,
+    PARTICIPATION,
     SAFECHECK_FAMILY,
     SAFECHECK_PAUSE,
     SAFECHECK_TIME,
@@ -21,6 +22,7 @@ from handlers.flows import (
 )
 from handlers.greeting import FallbackHandler, GreetingHandler
 from handlers.menu import MenuHandler
+from handlers.participation.chat import ParticipationHandler
 from handlers.residents import AddressHandler, CommunityChoiceFlow, SubscriptionHandler
 from handlers.tickets.reporting import (
     GrievanceHandler,
@@ -44,6 +46,7 @@ def build_router() -> Router:
     activities = ActivityHandler()
     crisis = CrisisHandler()
     wellbeing = WellbeingHandler()
+    participation = ParticipationHandler()
     routes = (
         Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
@@ -51,6 +54,10 @@ def build_router() -> Router:
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
         # 报平安 ("我想每天报个平安", "好", "已上门，平安"): the handler recognises its phrases, whatever the class.
         Route(wellbeing, intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
+        # "我有个建议…", "附议 P12", "投票 V3 2": the handler recognises its own words whatever the classifier
+        # made of them (a vote is no activity, a suggestion no ticket unless something is broken), so it
+        # comes before the volunteering, activity and grievance routes.
+        Route(participation, intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(CheckinHandler(), intents=frozenset({Intent.CHECKIN})),
         # The classifier has no class for "how many hours this month"; the handler recognises it itself,
         # whatever the classifier made of it, so it comes before the handlers it would be filed under.
@@ -81,6 +88,7 @@ def build_router() -> Router:
         SAFECHECK_TIME.name: wellbeing,
         SAFECHECK_FAMILY.name: wellbeing,
         SAFECHECK_PAUSE.name: wellbeing,
+        PARTICIPATION.name: participation,
     }
     if set(flows) != set(FLOWS):
         raise RuntimeError(f"flows without a handler: {sorted(set(FLOWS) - set(flows))}")

@@ -40,6 +40,16 @@ class PointsRules(BaseModel):
     reminder_lead_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
     # Where a venue requires it, a location farther than this from the venue refuses the check-in.
     default_radius_m: int = Field(default=300, ge=10, le=10_000)
+    # Taking part (handlers/participation): points for proposing, supporting a proposal, voting and
+    # answering a return-visit question, each with a cap on the points it can earn one resident a month.
+    proposal_points: int = Field(default=5, ge=0, le=1000)
+    support_points: int = Field(default=1, ge=0, le=1000)
+    vote_points: int = Field(default=2, ge=0, le=1000)
+    return_visit_points: int = Field(default=2, ge=0, le=1000)
+    proposal_monthly_cap: int = Field(default=15, ge=0, le=10_000)
+    support_monthly_cap: int = Field(default=10, ge=0, le=10_000)
+    vote_monthly_cap: int = Field(default=10, ge=0, le=10_000)
+    return_visit_monthly_cap: int = Field(default=10, ge=0, le=10_000)
 
 
 def checkin_window(starts_at: datetime, ends_at: datetime, rules: PointsRules) -> tuple[datetime, datetime]:
