@@ -1,6 +1,7 @@
 """Imports every model module so metadata (and Alembic) sees all tables."""
 
 from storage import access, activities, console, consultations, knowledge, ledger, models, rewards, tickets, volunteers
+from storage import board, satisfaction
 
 __all__ = [
     "access",
@@ -13,4 +14,6 @@ __all__ = [
     "rewards",
     "tickets",
     "volunteers",
+    "board",
+    "satisfaction",
 ]
