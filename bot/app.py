@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bot import metrics, webhook, wecom
+from bot.board import include_board
 from bot.api.deps import AuditStatusMiddleware
 from bot.api.routes import include_api
 from bot.console import include_console
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(metrics.router)  # GET /metrics, for Prometheus
     include_api(app)
     include_console(app)  # after the API: its error pages wrap the API's handlers
+    include_board(app)  # the public notice board at /board/<code>, no login
 
     include_health(app, services)
 

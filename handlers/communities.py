@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 from sqlalchemy.orm import Session
 
+from handlers.board.rules import BoardRules, SatisfactionRules
 from handlers.tickets.rules import CATEGORIES, UrgencyRuleSpec
 from handlers.volunteering.rules import PointsRules, RewardSpec
 from storage import repositories as repo
@@ -107,6 +108,9 @@ class CommunityConfig(BaseModel):
     # Volunteering: points rules (the defaults apply when absent) and the rewards catalogue.
     points_rules: PointsRules = Field(default_factory=PointsRules)
     rewards: list[RewardSpec] = Field(default_factory=list, max_length=200)
+    # The public notice board (notice period, budget split) and the satisfaction loop (defaults when absent).
+    board: BoardRules = Field(default_factory=BoardRules)
+    satisfaction: SatisfactionRules = Field(default_factory=SatisfactionRules)
 
 
 class CommunitySpec(CommunityConfig):

@@ -71,6 +71,12 @@ class CheckinLocation(FlowState):
     activity_id: int
 
 
+class ObjectionReason(FlowState):
+    """An objection to a notice-board allocation that came without a reason: the next message is the reason."""
+
+    allocation_id: int
+
+
 class SetAside(FlowState):
     """A flow that was waiting when a crisis began: kept, never filled with crisis words."""
 
@@ -114,6 +120,7 @@ FAQ_CHOICE = Flow("faq_choice", ("choose",), FaqChoice)
 VOLUNTEER_SIGNUP = Flow("volunteer_signup", ("name", "phone", "skills", "availability", "consent"), VolunteerSignup)
 ACTIVITY_PICK = Flow("activity_pick", ("pick",), ActivityPick)
 CHECKIN_LOCATION = Flow("checkin_location", ("location",), CheckinLocation)
+OBJECTION_REASON = Flow("objection_reason", ("reason",), ObjectionReason)
 
 FLOWS: dict[str, Flow[Any]] = {
     flow.name: flow
@@ -126,5 +133,6 @@ FLOWS: dict[str, Flow[Any]] = {
         VOLUNTEER_SIGNUP,
         ACTIVITY_PICK,
         CHECKIN_LOCATION,
+        OBJECTION_REASON,
     )
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import FlowHandler, Route, Router
+from handlers.board.objection import ObjectionHandler
 from handlers.crisis import CrisisHandler
 from handlers.faq import ConsultationHandler, FaqHandler
 from handlers.flows import (
@@ -12,6 +13,7 @@ from handlers.flows import (
     CRISIS,
     FAQ_CHOICE,
     FLOWS,
+    OBJECTION_REASON,
     TICKET_LOCATION,
     TICKET_RATING,
     VOLUNTEER_SIGNUP,
@@ -39,12 +41,16 @@ def build_router() -> Router:
     volunteer = VolunteerHandler()
     activities = ActivityHandler()
     crisis = CrisisHandler()
+    objection = ObjectionHandler()
     routes = (
         Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
         Route(MenuHandler(), events=frozenset({"click"})),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
         Route(CheckinHandler(), intents=frozenset({Intent.CHECKIN})),
+        # "异议 A5 理由" on the notice board: the handler recognises its own command, whatever the classifier
+        # made of it, before a rating in words ("不满意") or a report could take it.
+        Route(objection, intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         # The classifier has no class for "how many hours this month"; the handler recognises it itself,
         # whatever the classifier made of it, so it comes before the handlers it would be filed under.
         Route(SummaryHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
@@ -71,6 +77,7 @@ def build_router() -> Router:
         VOLUNTEER_SIGNUP.name: volunteer,
         ACTIVITY_PICK.name: activities,
         CHECKIN_LOCATION.name: CheckinLocationFlow(),
+        OBJECTION_REASON.name: objection,
     }
     if set(flows) != set(FLOWS):
         raise RuntimeError(f"flows without a handler: {sorted(set(FLOWS) - set(flows))}")

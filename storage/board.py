@@ -15,9 +15,13 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from storage.activities import Attendance
+from storage.consultations import Consultation
 from storage.db import insert_unless_duplicate
+from storage.ledger import LedgerEntry
 from storage.masking import MaskedText
 from storage.models import Base
+from storage.tickets import Ticket
 
 SOURCES = ("government", "company", "residents", "foundation")
 ALLOCATION_STATUSES = ("notice", "effective", "withdrawn")
@@ -282,7 +286,9 @@ class BoardTotals:
 def totals(session: Session, *, community_id: int) -> BoardTotals:
     by_source: dict[str, int] = {}
     query: Any = (
-        select(Budget.source, func.sum(Budget.amount_fen)).where(Budget.community_id == community_id).group_by(Budget.source)
+        select(Budget.source, func.sum(Budget.amount_fen))
+        .where(Budget.community_id == community_id)
+        .group_by(Budget.source)
     )
     for source, amount in session.execute(query):
         by_source[str(source)] = int(amount or 0)
@@ -297,3 +303,92 @@ def totals(session: Session, *, community_id: int) -> BoardTotals:
         .where(Allocation.community_id == community_id)
     )
     return BoardTotals(sum(by_source.values()), by_source, int(allocated or 0), int(spent or 0))
+
+
+# --- figures for the monthly report --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketFigures:
+    reported: int
+    handled: int  # resolved in the month
+    on_time: int  # of those handled, resolved by their deadline
+    by_category: dict[str, int]  # reported in the month
+
+
+def ticket_figures(session: Session, *, community_id: int, start: datetime, end: datetime) -> TicketFigures:
+    by_category = {
+        str(category): int(n)
+        for category, n in session.execute(
+            select(Ticket.category, func.count())
+            .where(Ticket.community_id == community_id, Ticket.created_at >= start, Ticket.created_at < end)
+            .group_by(Ticket.category)
+        )
+    }
+    handled_query = select(Ticket.resolved_at, Ticket.due_at).where(
+        Ticket.community_id == community_id, Ticket.resolved_at >= start, Ticket.resolved_at < end
+    )
+    handled = on_time = 0
+    for resolved_at, due_at in session.execute(handled_query):
+        handled += 1
+        on_time += int(resolved_at <= due_at)
+    return TicketFigures(sum(by_category.values()), handled, on_time, by_category)
+
+
+@dataclass(frozen=True)
+class PeopleFigures:
+    volunteer_minutes: int
+    volunteer_stays: int
+    volunteers: int
+    points_awarded: int
+    points_redeemed: int
+
+
+def people_figures(session: Session, *, community_id: int, start: datetime, end: datetime) -> PeopleFigures:
+    minutes, stays, people = session.execute(
+        select(
+            func.coalesce(func.sum(Attendance.credited_minutes), 0),
+            func.count(Attendance.id),
+            func.count(func.distinct(Attendance.resident_id)),
+        ).where(
+            Attendance.community_id == community_id,
+            Attendance.checked_out_at >= start,
+            Attendance.checked_out_at < end,
+        )
+    ).one()
+
+    def points(kind: str) -> int:
+        total = session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                LedgerEntry.community_id == community_id,
+                LedgerEntry.unit == "points",
+                LedgerEntry.kind == kind,
+                LedgerEntry.created_at >= start,
+                LedgerEntry.created_at < end,
+            )
+        )
+        return int(total or 0)
+
+    return PeopleFigures(int(minutes or 0), int(stays or 0), int(people or 0), points("award"), -points("redemption"))
+
+
+def demand_counts(session: Session, *, community_id: int, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+    """What residents asked for in [start, end): tickets per category and consultations per domain."""
+    tickets = session.execute(
+        select(Ticket.category, func.count())
+        .where(Ticket.community_id == community_id, Ticket.created_at >= start, Ticket.created_at < end)
+        .group_by(Ticket.category)
+    )
+    questions = session.execute(
+        select(Consultation.domain, func.count())
+        .where(
+            Consultation.community_id == community_id,
+            Consultation.created_at >= start,
+            Consultation.created_at < end,
+        )
+        .group_by(Consultation.domain)
+    )
+    return {
+        "tickets": {str(k): int(n) for k, n in tickets},
+        "questions": {str(k): int(n) for k, n in questions},
+    }
