@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.pipeline import retry_failed_messages
 from bot.services import Services
+from handlers.satisfaction import check_satisfaction
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
 from storage import repositories as repo
@@ -89,5 +90,25 @@ def retry_job(services: Services, *, every: timedelta = timedelta(seconds=20)) -
     return throttled(every, run)
 
 
+def satisfaction_job(services: Services, *, every: timedelta = timedelta(days=1)) -> Job:
+    """Opens and closes improvement tasks from the rolling satisfaction rate (handlers/satisfaction.py).
+
+    Another worker running it too opens no second task and sends no second card (see that module)."""
+
+    def run(now: datetime) -> None:
+        with services.sessions.begin() as session:
+            report = check_satisfaction(session, services.settings, now=now)
+        if report.opened or report.closed:
+            log.info("satisfaction: opened %s, closed %s", report.opened, report.closed)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
-    return [sla_job(services), reminder_job(services), retention_job(services), retry_job(services)]
+    return [
+        sla_job(services),
+        reminder_job(services),
+        retention_job(services),
+        retry_job(services),
+        satisfaction_job(services),
+    ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, select
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.db import insert_unless_duplicate
@@ -106,6 +106,16 @@ def tasks_for(session: Session, *, community_id: int, limit: int = 100) -> list[
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def last_closed(session: Session, *, community_id: int, after: datetime) -> dict[tuple[str, str], datetime]:
+    """When each (scope, key)'s last task closed, for tasks closed after `after`."""
+    query = (
+        select(ImprovementTask.scope, ImprovementTask.scope_key, func.max(ImprovementTask.closed_at))
+        .where(ImprovementTask.community_id == community_id, ImprovementTask.closed_at >= after)
+        .group_by(ImprovementTask.scope, ImprovementTask.scope_key)
+    )
+    return {(str(scope), str(key)): closed for scope, key, closed in session.execute(query)}
 
 
 def close_task(task: ImprovementTask, *, now: datetime) -> None:
