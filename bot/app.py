@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bot import metrics, webhook, wecom
-from bot.board import include_board
 from bot.api.deps import AuditStatusMiddleware
 from bot.api.routes import include_api
+from bot.board import include_board
 from bot.console import include_console
 from bot.health import include_health
 from bot.limits import RequestGuard

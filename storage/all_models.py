@@ -1,7 +1,8 @@
 """Imports every model module so metadata (and Alembic) sees all tables."""
 
+import storage.board  # the notice board
+import storage.satisfaction  # noqa: F401  (improvement tasks; imported for its tables)
 from storage import access, activities, console, consultations, knowledge, ledger, models, rewards, tickets, volunteers
-from storage import board, satisfaction
 
 __all__ = [
     "access",
@@ -14,6 +15,4 @@ __all__ = [
     "rewards",
     "tickets",
     "volunteers",
-    "board",
-    "satisfaction",
 ]

@@ -17,7 +17,6 @@ from handlers.board.services import publish_allocation
 from handlers.clock import FixedClock
 from handlers.communities import load_communities, parse_community_file
 from storage import repositories as repo
-
 from storage.models import Community, OutboxMessage
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
 from tests.support.people import Resident
