@@ -5,13 +5,14 @@ read the satisfaction improvement tasks. Every change names the acting worker.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from bot.api.deps import CallerDep, ServicesDep, current_caller
 from bot.api.errors import EVERY_ROUTE, answers, invalid
@@ -36,8 +37,25 @@ router = APIRouter(prefix="/api/board", tags=["board"], dependencies=[Depends(cu
 
 Code = Annotated[str, PathParam(min_length=1, max_length=CODE_LENGTH, description="community code")]
 AllocationId = Annotated[int, PathParam(ge=1, le=INT_MAX, description="the allocation's number without its A")]
-# Yuan with at most two decimals (fen), more than zero; a budget fits BIGINT fen with room to spare.
-Yuan = Annotated[Decimal, Field(gt=0, le=Decimal("10000000000000"), max_digits=15, decimal_places=2)]
+MAX_YUAN = 10_000_000_000_000  # fits BIGINT fen with room to spare
+
+
+def _yuan(value: object) -> Decimal:
+    # A JSON number, read through its shortest decimal form, so 0.1 is 1 jiao and not 0.1000000000000000055.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an amount is a JSON number of yuan")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("an amount is a finite number")
+    return Decimal(str(value))
+
+
+# Yuan with at most two decimals (fen), more than zero.
+Yuan = Annotated[
+    Decimal,
+    BeforeValidator(_yuan),
+    Field(gt=0, le=MAX_YUAN, decimal_places=2),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": MAX_YUAN, "multipleOf": 0.01}),
+]
 Purpose = Literal[PURPOSES]  # type: ignore[valid-type]
 Source = Literal[tuple(store.SOURCES)]  # type: ignore[valid-type]
 Pool = Literal[tuple(store.POOLS)]  # type: ignore[valid-type]
@@ -191,7 +209,7 @@ def _count(session: object, allocation: store.Allocation) -> int:
     return found.get(allocation.id, 0)
 
 
-@router.post("/{code}/budgets", response_model=BudgetOut, status_code=201, responses=answers(403, 404, 409))
+@router.post("/{code}/budgets", response_model=BudgetOut, status_code=201, responses=answers(400, 403, 404, 409))
 def add_budget(code: Code, body: BudgetIn, services: ServicesDep, caller: CallerDep) -> BudgetOut:
     worker = caller.acting_worker(body.worker)
     try:
@@ -227,7 +245,9 @@ def list_allocations(code: Code, services: ServicesDep, caller: CallerDep) -> li
         return [_out(a, counts.get(a.id, 0)) for a in rows]
 
 
-@router.post("/{code}/allocations", response_model=AllocationOut, status_code=201, responses=answers(403, 404, 409))
+@router.post(
+    "/{code}/allocations", response_model=AllocationOut, status_code=201, responses=answers(400, 403, 404, 409)
+)
 def add_allocation(code: Code, body: AllocationIn, services: ServicesDep, caller: CallerDep) -> AllocationOut:
     """Publish an allocation: it may be marked effective once the community's notice period has passed."""
     worker = caller.acting_worker(body.worker)
@@ -251,7 +271,7 @@ def add_allocation(code: Code, body: AllocationIn, services: ServicesDep, caller
 
 
 @router.post(
-    "/{code}/allocations/{allocation_id}/effective", response_model=AllocationOut, responses=answers(403, 404, 409)
+    "/{code}/allocations/{allocation_id}/effective", response_model=AllocationOut, responses=answers(400, 403, 404, 409)
 )
 def make_effective(
     code: Code, allocation_id: AllocationId, body: WorkerIn, services: ServicesDep, caller: CallerDep
@@ -268,7 +288,7 @@ def make_effective(
 
 
 @router.post(
-    "/{code}/allocations/{allocation_id}/progress", response_model=AllocationOut, responses=answers(403, 404, 409)
+    "/{code}/allocations/{allocation_id}/progress", response_model=AllocationOut, responses=answers(400, 403, 404, 409)
 )
 def update_progress(
     code: Code, allocation_id: AllocationId, body: ProgressIn, services: ServicesDep, caller: CallerDep
@@ -289,7 +309,7 @@ def update_progress(
     "/{code}/allocations/{allocation_id}/spending",
     response_model=SpendingOut,
     status_code=201,
-    responses=answers(403, 404, 409),
+    responses=answers(400, 403, 404, 409),
 )
 def add_spending(
     code: Code, allocation_id: AllocationId, body: SpendingIn, services: ServicesDep, caller: CallerDep
@@ -350,20 +370,21 @@ def suggest(
     services: ServicesDep,
     caller: CallerDep,
     budget: Annotated[
-        Yuan | None, Query(description="the whole budget in yuan; default: every budget recorded")
+        int | None,
+        Query(ge=1, le=MAX_YUAN, description="the whole budget in whole yuan; default: every budget recorded"),
     ] = None,
 ) -> SuggestionOut:
     """Last quarter's demand and the suggested split of the flexible share across purposes."""
     with services.sessions.begin() as session:
         community = _community(services, caller, code, session)
-        total = yuan_to_fen(budget) if budget is not None else None
+        total = int(budget) * 100 if budget is not None else None
         return _suggestion_out(
             demand.suggest_split(session, community=community, now=services.clock(), total_fen=total)
         )
 
 
 @router.post(
-    "/{code}/demand/publish", response_model=list[AllocationOut], status_code=201, responses=answers(403, 404, 409)
+    "/{code}/demand/publish", response_model=list[AllocationOut], status_code=201, responses=answers(400, 403, 404, 409)
 )
 def publish_demand(code: Code, body: SplitIn, services: ServicesDep, caller: CallerDep) -> list[AllocationOut]:
     """Publish the flexible share, as adjusted, as allocations of the flexible pool (each with its notice period)."""

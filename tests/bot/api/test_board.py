@@ -52,7 +52,7 @@ def test_a_worker_records_the_board_and_cannot_make_an_allocation_effective_earl
             "period": "2026",
             "title": "社区公益金",
             "source": "government",
-            "amount": "200000",
+            "amount": 200000,
             "worker": "wangxiaoyan",
         },
     )
@@ -87,7 +87,7 @@ def test_a_worker_records_the_board_and_cannot_make_an_allocation_effective_earl
     assert done.status_code == 200 and done.json()["status"] == "effective"
     again = client.post(effective, headers=ADMIN, json={"worker": "wangxiaoyan"})
     assert again.status_code == 409
-    spent = client.post(spend, headers=ADMIN, json={"amount": "12000", "note": "购买桌椅", "worker": "wangxiaoyan"})
+    spent = client.post(spend, headers=ADMIN, json={"amount": 12000, "note": "购买桌椅", "worker": "wangxiaoyan"})
     assert spent.status_code == 201 and spent.json()["allocation"] == number
     progress = client.post(
         f"/api/board/heping/allocations/{number[1:]}/progress", headers=ADMIN, json={"progress": 40, "worker": "x"}
@@ -107,6 +107,7 @@ def test_refusals_are_clear_and_write_nothing(client: TestClient, services: Serv
     )
     assert client.post("/api/board/heping/allocations", headers=ADMIN, json=body | {"amount": 0}).status_code == 422
     assert client.post("/api/board/heping/allocations", headers=ADMIN, json=body | {"amount": 1.234}).status_code == 422
+    assert client.post("/api/board/heping/allocations", headers=ADMIN, json=body | {"amount": "100"}).status_code == 422
     assert client.post("/api/board/heping/allocations", headers=ADMIN, json=body | {"worker": ""}).status_code == 422
     assert (
         client.post("/api/board/heping/allocations/999/effective", headers=ADMIN, json={"worker": "w"}).status_code
