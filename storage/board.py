@@ -330,6 +330,8 @@ def ticket_figures(session: Session, *, community_id: int, start: datetime, end:
     )
     handled = on_time = 0
     for resolved_at, due_at in session.execute(handled_query):
+        if resolved_at is None:
+            continue
         handled += 1
         on_time += int(resolved_at <= due_at)
     return TicketFigures(sum(by_category.values()), handled, on_time, by_category)

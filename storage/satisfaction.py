@@ -115,7 +115,7 @@ def last_closed(session: Session, *, community_id: int, after: datetime) -> dict
         .where(ImprovementTask.community_id == community_id, ImprovementTask.closed_at >= after)
         .group_by(ImprovementTask.scope, ImprovementTask.scope_key)
     )
-    return {(str(scope), str(key)): closed for scope, key, closed in session.execute(query)}
+    return {(str(scope), str(key)): closed for scope, key, closed in session.execute(query) if closed is not None}
 
 
 def close_task(task: ImprovementTask, *, now: datetime) -> None:

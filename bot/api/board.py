@@ -57,8 +57,8 @@ Yuan = Annotated[
     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": MAX_YUAN, "multipleOf": 0.01}),
 ]
 Purpose = Literal[PURPOSES]  # type: ignore[valid-type]
-Source = Literal[tuple(store.SOURCES)]  # type: ignore[valid-type]
-Pool = Literal[tuple(store.POOLS)]  # type: ignore[valid-type]
+Source = Literal["government", "company", "residents", "foundation"]  # storage.board.SOURCES
+Pool = Literal["base", "flexible", "reserve"]  # storage.board.POOLS
 Short = Annotated[Words, Field(max_length=200)]
 Note = Annotated[Text, Field(max_length=500)]
 
