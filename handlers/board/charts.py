@@ -12,6 +12,8 @@ PALETTE = ["#2f6fb0", "#e08a2e", "#4a9d5b", "#c2453d", "#7d5ba6", "#8c6d46", "#d
 def pie(title: str, slices: Sequence[tuple[str, float]], *, unit: str = "元") -> dict[str, Any]:
     """A pie chart: (name, value) slices, labelled with their share."""
     return {
+        # No animation: old phones draw it at once, and a printed or captured page shows the finished chart.
+        "animation": False,
         "color": PALETTE,
         "title": {"text": title, "left": "center", "textStyle": {"fontSize": 15}},
         "tooltip": {"trigger": "item", "formatter": "{b}：{c} " + unit + "（{d}%）"},
@@ -21,7 +23,8 @@ def pie(title: str, slices: Sequence[tuple[str, float]], *, unit: str = "元") -
                 "type": "pie",
                 "radius": ["30%", "62%"],
                 "center": ["50%", "48%"],
-                "label": {"formatter": "{b}\n{d}%"},
+                # Shares inside the slices, names in the legend: nothing is cut off on a narrow phone.
+                "label": {"position": "inside", "formatter": "{d}%", "color": "#fff", "fontSize": 13},
                 "data": [{"name": name, "value": value} for name, value in slices],
             }
         ],
@@ -33,8 +36,9 @@ def bars(title: str, rows: Sequence[tuple[str, float]], *, unit: str = "", horiz
     labels = [label for label, _ in rows]
     values = [value for _, value in rows]
     category = {"type": "category", "data": labels, "axisLabel": {"interval": 0}}
-    value_axis = {"type": "value", "name": unit}
+    value_axis = {"type": "value", "name": unit, "minInterval": 1}
     return {
+        "animation": False,
         "color": PALETTE,
         "title": {"text": title, "left": "center", "textStyle": {"fontSize": 15}},
         "tooltip": {"trigger": "axis"},
