@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from bot import metrics, webhook, wecom
 from bot.api.deps import AuditStatusMiddleware
 from bot.api.routes import include_api
+from bot.board import include_board
 from bot.console import include_console
 from bot.health import include_health
 from bot.limits import RequestGuard
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     include_api(app)
     include_console(app)  # after the API: its error pages wrap the API's handlers
     include_tryit(app, settings)  # `/`: the try-it page, in development only
+    include_board(app)  # the public notice board at /board/<code>, no login
 
     include_health(app, services)
 

@@ -15,6 +15,7 @@ from bot.pipeline import retry_failed_messages
 from bot.services import Services
 from handlers.alerts import remind_unacknowledged
 from handlers.participation.votes import close_due_votes
+from handlers.satisfaction import check_satisfaction
 from handlers.tickets.sla import SlaReport, check_deadlines
 from handlers.volunteering.activities import send_due_reminders
 from handlers.wellbeing.escalation import RunReport, run_due
@@ -156,6 +157,20 @@ def vote_close_job(services: Services, *, every: timedelta = timedelta(minutes=1
     return throttled(every, run)
 
 
+def satisfaction_job(services: Services, *, every: timedelta = timedelta(days=1)) -> Job:
+    """Opens and closes improvement tasks from the rolling satisfaction rate (handlers/satisfaction.py).
+
+    Another worker running it too opens no second task and sends no second card (see that module)."""
+
+    def run(now: datetime) -> None:
+        with services.sessions.begin() as session:
+            report = check_satisfaction(session, services.settings, now=now)
+        if report.opened or report.closed:
+            log.info("satisfaction: opened %s, closed %s", report.opened, report.closed)
+
+    return throttled(every, run)
+
+
 def scheduled_jobs(services: Services) -> list[Job]:
     return [
         sla_job(services),
@@ -166,4 +181,5 @@ def scheduled_jobs(services: Services) -> list[Job]:
         safecheck_job(services),
         silent_needs_job(services),
         vote_close_job(services),
+        satisfaction_job(services),
     ]

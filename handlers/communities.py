@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 from sqlalchemy.orm import Session
 
+from handlers.board.rules import BoardRules, SatisfactionRules
 from handlers.tickets.rules import CATEGORIES, UrgencyRuleSpec
 from handlers.volunteering.rules import PointsRules, RewardSpec
 from handlers.wellbeing.rules import DEFAULT_TAGS, SafecheckRules
@@ -117,6 +118,9 @@ class CommunityConfig(BaseModel):
     # the template message that tells residents outside the 48 h window what became of it.
     proposal_threshold: int = Field(default=20, ge=1, le=100_000)
     participation_template_id: str | None = Field(default=None, max_length=64)
+    # The public notice board (notice period, budget split) and the satisfaction loop (defaults when absent).
+    board: BoardRules = Field(default_factory=BoardRules)
+    satisfaction: SatisfactionRules = Field(default_factory=SatisfactionRules)
 
 
 class CommunitySpec(CommunityConfig):

@@ -79,6 +79,12 @@ class ParticipationPending(FlowState):
     vote_id: int | None = None
 
 
+class ObjectionReason(FlowState):
+    """An objection to a notice-board allocation that came without a reason: the next message is the reason."""
+
+    allocation_id: int
+
+
 class SetAside(FlowState):
     """A flow that was waiting when a crisis began: kept, never filled with crisis words."""
 
@@ -143,6 +149,7 @@ SAFECHECK_TIME = Flow("safecheck_time", ("time",), SafecheckTime)
 SAFECHECK_FAMILY = Flow("safecheck_family", ("who",), SafecheckFamily)
 SAFECHECK_PAUSE = Flow("safecheck_pause", ("until",), SafecheckPause)
 PARTICIPATION = Flow("participation", ("address", "proposal"), ParticipationPending)
+OBJECTION_REASON = Flow("objection_reason", ("reason",), ObjectionReason)
 
 FLOWS: dict[str, Flow[Any]] = {
     flow.name: flow
@@ -159,5 +166,6 @@ FLOWS: dict[str, Flow[Any]] = {
         SAFECHECK_FAMILY,
         SAFECHECK_PAUSE,
         PARTICIPATION,
+        OBJECTION_REASON,
     )
 }

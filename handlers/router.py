@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import FlowHandler, Route, Router
+from handlers.board.objection import ObjectionHandler
 from handlers.crisis import CrisisHandler
 from handlers.faq import ConsultationHandler, FaqHandler
 from handlers.flows import (
@@ -12,6 +13,7 @@ from handlers.flows import (
     CRISIS,
     FAQ_CHOICE,
     FLOWS,
+    OBJECTION_REASON,
     PARTICIPATION,
     SAFECHECK_FAMILY,
     SAFECHECK_PAUSE,
@@ -47,6 +49,7 @@ def build_router() -> Router:
     crisis = CrisisHandler()
     wellbeing = WellbeingHandler()
     participation = ParticipationHandler()
+    objection = ObjectionHandler()
     routes = (
         Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
@@ -59,6 +62,9 @@ def build_router() -> Router:
         # comes before the volunteering, activity and grievance routes.
         Route(participation, intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(CheckinHandler(), intents=frozenset({Intent.CHECKIN})),
+        # "异议 A5 理由" on the notice board: the handler recognises its own command, whatever the classifier
+        # made of it, before a rating in words ("不满意") or a report could take it.
+        Route(objection, intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         # The classifier has no class for "how many hours this month"; the handler recognises it itself,
         # whatever the classifier made of it, so it comes before the handlers it would be filed under.
         Route(SummaryHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
@@ -89,6 +95,7 @@ def build_router() -> Router:
         SAFECHECK_FAMILY.name: wellbeing,
         SAFECHECK_PAUSE.name: wellbeing,
         PARTICIPATION.name: participation,
+        OBJECTION_REASON.name: objection,
     }
     if set(flows) != set(FLOWS):
         raise RuntimeError(f"flows without a handler: {sorted(set(FLOWS) - set(flows))}")

@@ -4,6 +4,7 @@ from storage import (
     access,
     activities,
     alerts,
+    board,
     console,
     consultations,
     household_files,
@@ -14,17 +15,17 @@ from storage import (
     participation,
     rewards,
     safecheck,
+    satisfaction,
     tickets,
     volunteers,
+    wecom_cards,
 )
-
-# isort: split
-from storage import wecom_cards
 
 __all__ = [
     "access",
     "activities",
     "alerts",
+    "board",
     "console",
     "consultations",
     "household_files",
@@ -35,6 +36,7 @@ __all__ = [
     "participation",
     "rewards",
     "safecheck",
+    "satisfaction",
     "tickets",
     "volunteers",
     "wecom_cards",

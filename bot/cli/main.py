@@ -13,6 +13,7 @@ import typer
 
 from bot.cli import common
 from bot.cli.access import audit_app, key_app
+from bot.cli.board import board_app, report_command
 from bot.cli.households import device_app, household_app
 from bot.cli.kb import kb_app
 from bot.cli.volunteers import activity_app, points_app, reward_app, volunteer_app, voucher_app
@@ -40,6 +41,8 @@ app.add_typer(key_app, name="key")
 app.add_typer(audit_app, name="audit")
 app.add_typer(household_app, name="household")
 app.add_typer(device_app, name="device")
+app.add_typer(board_app, name="board")
+app.command("report")(report_command)
 
 
 @app.command()

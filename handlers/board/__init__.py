@@ -1,0 +1,1 @@
+"""The public notice board: budgets, allocations with their notice period, objections, demand and the monthly report."""
