@@ -89,6 +89,15 @@ class CrisisConversation(FlowState):
     set_aside: SetAside | None = None
 
 
+class MediationOffer(FlowState):
+    """Shall we register this neighbour problem for mediation? What they told us, and where."""
+
+    text: str
+    building: str | None = None
+    unit: str | None = None
+    label: str = ""
+
+
 S = TypeVar("S", bound=FlowState)
 
 
@@ -114,6 +123,7 @@ FAQ_CHOICE = Flow("faq_choice", ("choose",), FaqChoice)
 VOLUNTEER_SIGNUP = Flow("volunteer_signup", ("name", "phone", "skills", "availability", "consent"), VolunteerSignup)
 ACTIVITY_PICK = Flow("activity_pick", ("pick",), ActivityPick)
 CHECKIN_LOCATION = Flow("checkin_location", ("location",), CheckinLocation)
+MEDIATION_OFFER = Flow("mediation_offer", ("offer",), MediationOffer)
 
 FLOWS: dict[str, Flow[Any]] = {
     flow.name: flow
@@ -126,5 +136,6 @@ FLOWS: dict[str, Flow[Any]] = {
         VOLUNTEER_SIGNUP,
         ACTIVITY_PICK,
         CHECKIN_LOCATION,
+        MEDIATION_OFFER,
     )
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import FlowHandler, Route, Router
+from handlers.compound import INTENTS, CompoundHandler
 from handlers.crisis import CrisisHandler
 from handlers.faq import ConsultationHandler, FaqHandler
 from handlers.flows import (
@@ -12,16 +13,20 @@ from handlers.flows import (
     CRISIS,
     FAQ_CHOICE,
     FLOWS,
+    MEDIATION_OFFER,
     TICKET_LOCATION,
     TICKET_RATING,
     VOLUNTEER_SIGNUP,
 )
 from handlers.greeting import FallbackHandler, GreetingHandler
 from handlers.menu import MenuHandler
+from handlers.neighbours import NeighbourHandler
+from handlers.office import OfficeHoursHandler
 from handlers.residents import AddressHandler, CommunityChoiceFlow, SubscriptionHandler
 from handlers.tickets.reporting import (
     GrievanceHandler,
     GrievanceLocationFlow,
+    PlaceCorrectionHandler,
     SeparateReportHandler,
     TicketPhotoHandler,
 )
@@ -39,10 +44,15 @@ def build_router() -> Router:
     volunteer = VolunteerHandler()
     activities = ActivityHandler()
     crisis = CrisisHandler()
+    neighbours = NeighbourHandler()
     routes = (
         Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
         Route(MenuHandler(), events=frozenset({"click"})),
+        # An address told with a complaint, a report with a question: each part handled as if alone.
+        Route(CompoundHandler(), intents=INTENTS),
+        Route(neighbours, intents=INTENTS),
+        Route(OfficeHoursHandler(), intents=INTENTS),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
         Route(CheckinHandler(), intents=frozenset({Intent.CHECKIN})),
         # The classifier has no class for "how many hours this month"; the handler recognises it itself,
@@ -52,6 +62,7 @@ def build_router() -> Router:
         Route(volunteer, intents=frozenset({Intent.VOLUNTEER_SIGNUP})),
         Route(activities, intents=frozenset({Intent.ACTIVITY})),
         # "不是同一个" right after a report joined a ticket: whatever the classifier made of it.
+        Route(PlaceCorrectionHandler(), intents=INTENTS),
         Route(SeparateReportHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(TicketStatusHandler(), intents=frozenset({Intent.TICKET_STATUS})),
         # "3分吧", "还行", "根本没修好": the handler recognises a rating itself, whatever the classifier thought.
@@ -71,6 +82,7 @@ def build_router() -> Router:
         VOLUNTEER_SIGNUP.name: volunteer,
         ACTIVITY_PICK.name: activities,
         CHECKIN_LOCATION.name: CheckinLocationFlow(),
+        MEDIATION_OFFER.name: neighbours,
     }
     if set(flows) != set(FLOWS):
         raise RuntimeError(f"flows without a handler: {sorted(set(FLOWS) - set(flows))}")
