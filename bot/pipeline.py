@@ -18,11 +18,9 @@ from bot import metrics
 from bot.dispatcher import URGENT
 from bot.services import Services
 from handlers.base import Context
-from handlers.flows import CHOOSE_COMMUNITY
 from handlers.messages import EmptyReply, Inbound, InboundKind, Reply, TextReply, reply_text
 from handlers.notify import duty_worker, resident_place, wecom_card
 from handlers.privacy import seal_message
-from handlers.residents import ask_community_if_needed
 from intents import Classification, Intent
 from storage import repositories as repo
 from storage import safecheck
@@ -212,14 +210,9 @@ def _context(services: Services, session: Session, msg: Inbound, inbound_id: int
 
 
 def _dispatch(services: Services, ctx: Context, msg: Inbound) -> tuple[Reply, Classification]:
+    # A question is answered at once, whether or not the resident's community is known: the handlers whose
+    # next step needs it (a ticket, volunteering, points) ask for it themselves (handlers/residents.py).
     dispatcher = services.dispatcher
-    if ctx.community is None and msg.kind in ("text", "voice"):
-        cls = dispatcher.classify(msg)
-        state = ctx.dialogue()
-        if cls.intent not in URGENT and (state is None or state.flow != CHOOSE_COMMUNITY.name):
-            asked = ask_community_if_needed(ctx, pending_text=msg.text)
-            if asked is not None:
-                return asked, cls
     result = dispatcher.dispatch(ctx, msg)
     reply = result.reply
     pending = ctx.extras.pop("redispatch_text", None)

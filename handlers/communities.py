@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import types
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -88,6 +89,24 @@ class Consultants(BaseModel):
         return people[0] if people else None
 
 
+_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class OfficeHours(BaseModel):
+    """When the residents' committee office is open on working days, and its phone: a working-day ticket
+    deadline ends at `closes`, and "居委会几点上班/电话" is answered from here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    opens: str = Field(default="08:30", pattern=_CLOCK)
+    closes: str = Field(default="17:30", pattern=_CLOCK)
+    phone: str | None = Field(default=None, min_length=3, max_length=30)
+
+    @property
+    def closing_time(self) -> time:
+        hour, minute = self.closes.split(":")
+        return time(int(hour), int(minute))
+
+
 class CommunityConfig(BaseModel):
     """Everything about a community but its identity: what `Community.config` stores."""
 
@@ -121,6 +140,7 @@ class CommunityConfig(BaseModel):
     # The public notice board (notice period, budget split) and the satisfaction loop (defaults when absent).
     board: BoardRules = Field(default_factory=BoardRules)
     satisfaction: SatisfactionRules = Field(default_factory=SatisfactionRules)
+    office_hours: OfficeHours = Field(default_factory=OfficeHours)
 
 
 class CommunitySpec(CommunityConfig):

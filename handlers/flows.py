@@ -120,6 +120,15 @@ class SafecheckPause(FlowState):
     """报平安 paused: until which day?"""
 
 
+class MediationOffer(FlowState):
+    """Shall we register this neighbour problem for mediation? What they told us, and where."""
+
+    text: str
+    building: str | None = None
+    unit: str | None = None
+    label: str = ""
+
+
 S = TypeVar("S", bound=FlowState)
 
 
@@ -150,6 +159,7 @@ SAFECHECK_FAMILY = Flow("safecheck_family", ("who",), SafecheckFamily)
 SAFECHECK_PAUSE = Flow("safecheck_pause", ("until",), SafecheckPause)
 PARTICIPATION = Flow("participation", ("address", "proposal"), ParticipationPending)
 OBJECTION_REASON = Flow("objection_reason", ("reason",), ObjectionReason)
+MEDIATION_OFFER = Flow("mediation_offer", ("offer",), MediationOffer)
 
 FLOWS: dict[str, Flow[Any]] = {
     flow.name: flow
@@ -167,5 +177,6 @@ FLOWS: dict[str, Flow[Any]] = {
         SAFECHECK_PAUSE,
         PARTICIPATION,
         OBJECTION_REASON,
+        MEDIATION_OFFER,
     )
 }

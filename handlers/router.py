@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.base import FlowHandler, Route, Router
 from handlers.board.objection import ObjectionHandler
+from handlers.compound import INTENTS, CompoundHandler
 from handlers.crisis import CrisisHandler
 from handlers.faq import ConsultationHandler, FaqHandler
 from handlers.flows import (
@@ -13,6 +14,7 @@ from handlers.flows import (
     CRISIS,
     FAQ_CHOICE,
     FLOWS,
+    MEDIATION_OFFER,
     OBJECTION_REASON,
     PARTICIPATION,
     SAFECHECK_FAMILY,
@@ -24,11 +26,14 @@ from handlers.flows import (
 )
 from handlers.greeting import FallbackHandler, GreetingHandler
 from handlers.menu import MenuHandler
+from handlers.neighbours import NeighbourHandler
+from handlers.office import OfficeHoursHandler
 from handlers.participation.chat import ParticipationHandler
 from handlers.residents import AddressHandler, CommunityChoiceFlow, SubscriptionHandler
 from handlers.tickets.reporting import (
     GrievanceHandler,
     GrievanceLocationFlow,
+    PlaceCorrectionHandler,
     SeparateReportHandler,
     TicketPhotoHandler,
 )
@@ -50,10 +55,15 @@ def build_router() -> Router:
     wellbeing = WellbeingHandler()
     participation = ParticipationHandler()
     objection = ObjectionHandler()
+    neighbours = NeighbourHandler()
     routes = (
         Route(crisis, intents=frozenset({Intent.CRISIS, Intent.EMERGENCY})),
         Route(SubscriptionHandler(), events=frozenset({"subscribe", "subscribe_scan", "unsubscribe", "scan"})),
         Route(MenuHandler(), events=frozenset({"click"})),
+        # An address told with a complaint, a report with a question: each part handled as if alone.
+        Route(CompoundHandler(), intents=INTENTS),
+        Route(neighbours, intents=INTENTS),
+        Route(OfficeHoursHandler(), intents=INTENTS),
         Route(AddressHandler(), intents=frozenset({Intent.SET_ADDRESS})),
         # 报平安 ("我想每天报个平安", "好", "已上门，平安"): the handler recognises its phrases, whatever the class.
         Route(wellbeing, intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
@@ -72,6 +82,7 @@ def build_router() -> Router:
         Route(volunteer, intents=frozenset({Intent.VOLUNTEER_SIGNUP})),
         Route(activities, intents=frozenset({Intent.ACTIVITY})),
         # "不是同一个" right after a report joined a ticket: whatever the classifier made of it.
+        Route(PlaceCorrectionHandler(), intents=INTENTS),
         Route(SeparateReportHandler(), intents=frozenset(Intent) - {Intent.CRISIS, Intent.EMERGENCY}),
         Route(TicketStatusHandler(), intents=frozenset({Intent.TICKET_STATUS})),
         # "3分吧", "还行", "根本没修好": the handler recognises a rating itself, whatever the classifier thought.
@@ -96,6 +107,7 @@ def build_router() -> Router:
         SAFECHECK_PAUSE.name: wellbeing,
         PARTICIPATION.name: participation,
         OBJECTION_REASON.name: objection,
+        MEDIATION_OFFER.name: neighbours,
     }
     if set(flows) != set(FLOWS):
         raise RuntimeError(f"flows without a handler: {sorted(set(FLOWS) - set(flows))}")

@@ -143,6 +143,11 @@ def pause(ctx: Context, flow: Flow[Any], step: str, state: Any, note: str) -> No
     ctx.extras[_PAUSED] = Paused(flow, step, state, note)
 
 
+def paused(ctx: Context) -> bool:
+    """Whether a flow waits for the current message to be handled (see `pause`)."""
+    return isinstance(ctx.extras.get(_PAUSED), Paused)
+
+
 def resume_paused(ctx: Context, reply: Reply) -> Reply:
     """Put a paused flow back, unless the message started a conversation of its own (then the paused one
     gives way, as the resident moved on)."""

@@ -60,6 +60,13 @@ _EVERYDAY_REPORT = re.compile(
     r"|飞线|拉.{0,4}线.{0,6}充电|(楼道|走廊|楼梯|电梯|门厅).{0,10}(充电|电瓶车|电动车)"
     r"|电线.{0,8}(老化|裸露|外露|露出|破皮)|铜丝.{0,4}露"
 )
+# A building or a spot named with what is wrong there is a report, however short: "3号楼1单元5楼楼道灯不亮",
+# "4号楼门口井盖松了".
+_PLACED_FAULT = re.compile(
+    rf"({_N}\s*(号楼|栋|幢|座)|[东南西北]门).{{0,16}}(坏|不亮|灭了|松了|松动|堵|漏|裂|塌|掉了|没了|丢了|满了|乱停|堆满|断了)"
+)
+# "路灯的事我要反映一下", "想报修": the resident says they are reporting something.
+_REPORTING = re.compile(r"(要|想|来|得)(反映|报修|投诉)|(反映|报修|投诉)(一下|个问题|个事)")
 _NOT_A_REPORT = re.compile(r"通知|在哪看|几点|多久|什么时候|啥时候|要不要|能不能申请|补贴|多少钱")
 # "想死你了", "可想死我了": missing someone is a greeting, not a wish.
 _MISSED_YOU = re.compile(r"想死(你|您|你们|我|咱|大家)了")
@@ -111,6 +118,19 @@ def parse_address(text: str) -> dict[str, str] | None:
     return found or None
 
 
+def address_and_rest(text: str) -> tuple[dict[str, str], str] | None:
+    """ "我住4号楼 楼上天天往下扔烟头" -> ({"building": "4"}, "楼上天天往下扔烟头"): an address told along with
+    something else, and that something else; None when the message tells no address, or only one."""
+    match = _ADDRESS.search(text)
+    if match is None or _only_an_address(text):
+        return None
+    address = parse_address(match.group(0))
+    if not address:
+        return None
+    rest = (text[: match.start()] + " " + text[match.end() :]).strip(" ，,。.!！")
+    return address, " ".join(rest.split())
+
+
 def match_rules(text: str) -> Classification | None:
     """The intent when a rule decides it, else None (and the model decides)."""
     stripped = text.strip()
@@ -142,7 +162,8 @@ def match_rules(text: str) -> Classification | None:
         return Classification(Intent.LEGAL, 0.9, "rule", {"topic": "fraud"})
     if _STATUS_WORDS.search(stripped) and len(stripped) <= 20:
         return Classification(Intent.TICKET_STATUS, 0.9, "rule")
-    if _EVERYDAY_REPORT.search(stripped) and not _NOT_A_REPORT.search(stripped):
+    reported = _EVERYDAY_REPORT.search(stripped) or _PLACED_FAULT.search(stripped) or _REPORTING.search(stripped)
+    if reported and not _NOT_A_REPORT.search(stripped):
         return Classification(Intent.GRIEVANCE, 0.9, "rule", {"everyday_report": "1"})
     if _GREETING.match(stripped) or (_MISSED_YOU.search(stripped) and len(stripped) <= 20):
         return Classification(Intent.GREETING, 1.0, "rule")

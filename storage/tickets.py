@@ -272,6 +272,23 @@ def open_at_building(session: Session, *, community_id: int, building: str, limi
     )
 
 
+def open_at_spot(session: Session, *, community_id: int, place: str, limit: int = 50) -> list[Ticket]:
+    """Open tickets at a named spot of no building ("东门"), oldest first: duplicate candidates there."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.community_id == community_id,
+                Ticket.building.is_(None),
+                Ticket.place == place,
+                Ticket.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+            .limit(limit)
+        )
+    )
+
+
 def tickets_followed_by(session: Session, *, resident_id: int, limit: int = 5) -> list[Ticket]:
     """The resident's tickets, open ones first, newest first."""
     followed = exists().where(TicketFollower.ticket_id == Ticket.id, TicketFollower.resident_id == resident_id)

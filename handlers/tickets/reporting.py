@@ -21,6 +21,8 @@ from storage import repositories as repo
 from storage import tickets as store
 from storage.models import DialogueState
 
+# Which request of a message is being handled (set by handlers/compound.py).
+PART_KEY = "request_number"
 # Photos sent this soon after a report belong to it.
 PHOTO_WINDOW = timedelta(minutes=10)
 # "不是同一个" this soon after a report joined a ticket takes it out and files it on its own.
@@ -28,7 +30,18 @@ SEPARATE_WINDOW = timedelta(minutes=30)
 _NOT_THE_SAME = re.compile(
     r"^(不是|不对|不一样|两回事)|不是(同一|一个|一回事|一件事|那个|那根|那盏|那部|这个)|两回事|另外一[个根盏处]|别的地方"
 )
+# "不对 是5号楼", "说错了 在6栋": the report just filed was somewhere else.
+_PLACE_CORRECTION = re.compile(r"^\s*(不对|不是|说错了|搞错了|记错了|弄错了)[了吧啊呀，,。.!！\s]*(应该)?(是|在)?")
 ASK_PLACE = "请问具体在哪里？回复楼号（比如“3号楼2单元”或“小区北门”），或者发一个微信位置给我。"
+
+
+def source_key(ctx: Context) -> str | None:
+    """What a ticket filed for this message is keyed by, so a retry files nothing twice; a message holding two
+    reports ("3号楼路灯坏了 还有4号楼井盖松了", handlers/compound.py) keys each by its place in the message."""
+    if not ctx.inbound_id:
+        return None
+    part = ctx.extras.get(PART_KEY)
+    return f"inbound:{ctx.inbound_id}" + (f":{part}" if part else "")
 
 
 def _photo(msg: Inbound) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def submit(
         latitude=latitude,
         longitude=longitude,
         photos=photos,
-        source_key=f"inbound:{ctx.inbound_id}" if ctx.inbound_id else None,
+        source_key=source_key(ctx),
     )
     ticket = intake.ticket
     if intake.joined:
@@ -216,3 +229,31 @@ class TicketPhotoHandler:
             source_key=f"inbound:{ctx.inbound_id}" if ctx.inbound_id else None,
         )
         return TextReply(f"照片已附到工单 {ticket.code}，工作人员处理时能看到。")
+
+
+class PlaceCorrectionHandler:
+    """ "不对 是5号楼" right after a report was filed: the ticket is moved to the place they meant."""
+
+    def handle(self, ctx: Context, msg: Inbound, cls: Classification) -> Outcome:
+        text = msg.text.strip()
+        match = _PLACE_CORRECTION.match(text)
+        if match is None or len(text) > 30 or ctx.community is None:
+            return UNHANDLED
+        rest = text[match.end() :]
+        place = find_place(rest)
+        if not place.building or categorise(rest) != "other":
+            return UNHANDLED
+        ticket = store.latest_reported_since(ctx.session, resident_id=ctx.resident.id, since=ctx.now - SEPARATE_WINDOW)
+        if ticket is None or not ticket.is_open or ticket.reporter_id != ctx.resident.id:
+            return UNHANDLED
+        before = ticket.place
+        ticket.building, ticket.unit, ticket.place = place.building, place.unit, place.describe()
+        store.add_event(
+            ctx.session,
+            ticket=ticket,
+            actor=f"resident:{ctx.resident.id}",
+            action="progress",
+            note=f"居民更正地点：{before} → {ticket.place}",
+            now=ctx.now,
+        )
+        return TextReply(f"好的，已改成{ticket.place}，工单号 {ticket.code} 不变。")

@@ -143,12 +143,41 @@ def _number(raw: str | None) -> str | None:
     return str(value) if value is not None else None
 
 
+# Spots in the compound with a name of their own, for a report that names no building: "南门口的路灯",
+# "居委会楼上活动室的灯". The label is the spot without "口", so "东门口" and "东门那个灯" are one place.
+_LANDMARK = re.compile(
+    r"(?<![单元楼家户屋房])(?P<gate>[东南西北](大|小|侧|边)?门)口?"
+    r"|(?P<spot>((居委会|社区)(楼上|楼下|门口|旁边)?)?活动(室|中心)|居委会门口|车棚|停车场|地下车库|健身广场|小广场|中心花园)"
+)
+LANDMARK_MAX_CHARS = 60
+# "是6号楼 不对 是5号楼", "我住6号楼 哦不对 5号楼": the place named after the correction counts.
+_CORRECTION = re.compile(r"不对|说错了|搞错了|记错了|不是不是")
+
+
 def find_place(text: str) -> Place:
-    """The building (and unit) a report names: "3号楼东边", "五栋二单元", "A座"."""
-    match = _BUILDING.search(text)
-    if match is None:
-        return Place()
+    """The building (and unit) a report names: "3号楼东边", "五栋二单元", "A座"; else a named spot of the
+    compound ("东门口", "活动室"). A correction in the same message wins: "6号楼 不对 是5号楼" is 5号楼."""
+    matches = list(_BUILDING.finditer(text))
+    if not matches:
+        # A spot named in passing in a long letter is not where the problem is.
+        landmark = _LANDMARK.search(text) if len(text) <= LANDMARK_MAX_CHARS else None
+        return Place(label=landmark.group(0).removesuffix("口")) if landmark else Place()
+    match = matches[0]
+    if len(matches) > 1 and _CORRECTION.search(text, matches[0].end(), matches[-1].start()):
+        match = matches[-1]
     return Place(building=_number(match.group("building")), unit=_number(match.group("unit")))
+
+
+def corrected(text: str) -> str:
+    """The message from its last correction on, when it corrects a building it named: "我住6号楼 哦不对 是5号楼
+    单元门口…" reads as "是5号楼 单元门口…"; otherwise the message itself."""
+    matches = list(_BUILDING.finditer(text))
+    if len(matches) < 2:
+        return text
+    last = None
+    for found in _CORRECTION.finditer(text, matches[0].end(), matches[-1].start()):
+        last = found
+    return text[last.end() :].lstrip(" ，,。") if last else text
 
 
 def summary(text: str, limit: int = 60) -> str:

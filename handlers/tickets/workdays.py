@@ -14,6 +14,8 @@ from handlers.clock import CHINA_TZ
 
 # A report that arrives on a day off starts counting when the office opens on the next working day.
 OFFICE_OPENS = time(9, 0)
+# A working-day deadline ends when the office closes that day (a community's `office_hours` may say when).
+OFFICE_CLOSES = time(17, 30)
 
 # Working days per colour; red is counted in clock hours because someone must respond even on holidays.
 RED_HOURS = 24
@@ -58,13 +60,16 @@ def add_working_days(start: datetime, days: int) -> datetime:
     return datetime.combine(day, clock, tzinfo=CHINA_TZ).astimezone(start.tzinfo)
 
 
-def deadline_for(colour: str, start: datetime) -> datetime:
-    """When a ticket of this colour, reported at `start`, must be handled."""
+def deadline_for(colour: str, start: datetime, *, closes: time = OFFICE_CLOSES) -> datetime:
+    """When a ticket of this colour, reported at `start`, must be handled: red 24 clock hours on; yellow and
+    blue at the office's closing time on the last of their working days (never "04:42" because the report
+    came in at 04:42)."""
     if colour == "red":
         return start + timedelta(hours=RED_HOURS)
     if colour not in WORKING_DAYS:
         raise ValueError(f"unknown colour {colour!r}")
-    return add_working_days(start, WORKING_DAYS[colour])
+    day = add_working_days(start, WORKING_DAYS[colour]).astimezone(CHINA_TZ).date()
+    return datetime.combine(day, closes, tzinfo=CHINA_TZ).astimezone(start.tzinfo)
 
 
 def reminder_for(start: datetime, deadline: datetime, fraction: float = REMIND_FRACTION) -> datetime:

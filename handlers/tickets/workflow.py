@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from handlers.communities import spec_of
 from handlers.runtime import Settings
 from handlers.tickets.notices import alert_joined, alert_worker, describe
 from handlers.tickets.routing import routing_for
@@ -69,7 +70,7 @@ def report(
         alert_joined(session, settings, open_one, resident=resident, text=text, event_id=event.id, now=now)
         return Intake(open_one, joined=True)
     colour = urgency(text, category, routing.urgency)
-    due = deadline_for(colour, now)
+    due = deadline_for(colour, now, closes=spec_of(community).office_hours.closing_time)
     assignee = routing.responsible(place.building)
     ticket = store.create_ticket(
         session,
@@ -181,9 +182,13 @@ def is_same_problem(ticket: Ticket, *, text: str, category: str, place: Place) -
 
 def same_problem(session: Session, *, community_id: int, category: str, text: str, place: Place) -> Ticket | None:
     """The open ticket this report is about, if there is one."""
-    if not place.building:
+    if place.building:
+        candidates = store.open_at_building(session, community_id=community_id, building=place.building)
+    elif place.label:
+        candidates = store.open_at_spot(session, community_id=community_id, place=place.label)
+    else:
         return None
-    for ticket in store.open_at_building(session, community_id=community_id, building=place.building):
+    for ticket in candidates:
         if is_same_problem(ticket, text=text, category=category, place=place):
             return ticket
     return None

@@ -453,12 +453,12 @@ def test_three_deliveries_of_one_crisis_message_alert_once_and_reply_alike(
 def test_a_retry_gets_the_same_reply_even_if_it_would_differ_now(
     client: TestClient, services: Services, wechat: FakeWeChat
 ) -> None:
-    xml = wechat.text("openid-r", "你好")
+    xml = wechat.text("openid-r", "积分")
     first = reply_text(wechat, post(client, wechat, xml, "safe"))
-    # The answer to a fresh "你好" would now be the community menu; the retry must not change its mind.
+    # The answer to a fresh "积分" would now be the community menu; the retry must not change its mind.
     add_heping(services)
     add_xingfu(services)
-    assert reply_text(wechat, post(client, wechat, wechat.text("openid-s", "你好"), "safe")) != first
+    assert reply_text(wechat, post(client, wechat, wechat.text("openid-s", "积分"), "safe")) != first
     assert reply_text(wechat, post(client, wechat, xml, "safe")) == first
 
 
@@ -602,12 +602,13 @@ def test_each_resident_chooses_their_community_by_number_and_gets_their_answer(
     add_heping(services)
     add_xingfu(services)
     for openid in ("openid-1", "openid-2"):
-        menu = reply_text(wechat, post(client, wechat, wechat.text(openid, "帮助"), "safe"))
+        # Points are kept per community: the one step that cannot go on without it asks.
+        menu = reply_text(wechat, post(client, wechat, wechat.text(openid, "积分"), "safe"))
         assert menu is not None and "请问您住在哪个社区" in menu
     # Answered in the opposite order: each resident's choice is their own.
     second = reply_text(wechat, post(client, wechat, wechat.text("openid-2", "1"), "safe"))
     first = reply_text(wechat, post(client, wechat, wechat.text("openid-1", "二"), "safe"))
-    assert second is not None and "和平社区的居民" in second and "我可以帮您" in second  # then the pending question
+    assert second is not None and "和平社区的居民" in second and "积分" in second  # then the pending question
     assert first is not None and "幸福里社区的居民" in first
     assert (community_of(services, "openid-2") or Community()).code == "heping"
     assert (community_of(services, "openid-1") or Community()).code == "xingfu"

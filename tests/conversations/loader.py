@@ -99,7 +99,7 @@ class Step(Strict):
 
 
 class ResidentSpec(Strict):
-    community: Literal["heping", "xingfu", "none"] = "heping"
+    community: Literal["heping", "xingfu", "none", "unasked"] = "heping"
     address: str | None = None
 
 

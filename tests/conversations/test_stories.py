@@ -127,6 +127,8 @@ def conversation(
             community = story.resident.community
             if community == "none":
                 resident.post(wechat.event(OPENID, "subscribe"))
+            elif community == "unasked":
+                pass  # followed before the bot kept residents: the first message is the first we see of them
             else:
                 resident.join(SCENES[community])
             if story.resident.address:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
@@ -22,21 +22,21 @@ def test_national_day_2026_holidays_and_the_saturday_worked_in_exchange() -> Non
 
 
 def test_yellow_reported_before_national_day_skips_the_whole_holiday() -> None:
-    # Tue 29 Sep 10:00: working days 30 Sep, 8 Oct, 9 Oct -> due Fri 9 Oct 10:00.
-    assert deadline_for("yellow", at(2026, 9, 29, 10, 0)) == at(2026, 10, 9, 10, 0)
+    # Tue 29 Sep 10:00: working days 30 Sep, 8 Oct, 9 Oct -> due when the office closes on Fri 9 Oct.
+    assert deadline_for("yellow", at(2026, 9, 29, 10, 0)) == at(2026, 10, 9, 17, 30)
 
 
 def test_blue_counts_the_adjusted_saturday() -> None:
     # Wed 30 Sep 15:00: 8, 9, 10 (Sat, worked), 12, 13, 14, 15 Oct -> seven working days.
-    assert deadline_for("blue", at(2026, 9, 30, 15, 0)) == at(2026, 10, 15, 15, 0)
+    assert deadline_for("blue", at(2026, 9, 30, 15, 0)) == at(2026, 10, 15, 17, 30)
 
 
 def test_spring_festival_2026() -> None:
     assert is_working_day(date(2026, 2, 14))  # Saturday worked before the holiday
     assert not is_working_day(date(2026, 2, 17))  # 春节
     assert is_working_day(date(2026, 2, 28))  # Saturday worked after it
-    # Fri 13 Feb 9:30: 14 (Sat), 24, 25 Feb -> due 25 Feb 9:30.
-    assert deadline_for("yellow", at(2026, 2, 13, 9, 30)) == at(2026, 2, 25, 9, 30)
+    # Fri 13 Feb 9:30: 14 (Sat), 24, 25 Feb -> due 25 Feb at closing time.
+    assert deadline_for("yellow", at(2026, 2, 13, 9, 30)) == at(2026, 2, 25, 17, 30)
 
 
 def test_a_report_on_a_holiday_starts_counting_when_the_office_opens() -> None:
@@ -58,8 +58,14 @@ def test_reminder_at_three_quarters_and_readable_local_time() -> None:
 
 def test_utc_input_keeps_its_zone_and_unknown_colours_are_refused() -> None:
     start = at(2026, 9, 29, 10, 0).astimezone(CHINA).astimezone(datetime.now().astimezone().tzinfo)
-    assert deadline_for("yellow", start) == at(2026, 10, 9, 10, 0)
+    assert deadline_for("yellow", start) == at(2026, 10, 9, 17, 30)
     with pytest.raises(ValueError):
         deadline_for("purple", start)
     with pytest.raises(ValueError):
         add_working_days(datetime(2026, 1, 5), 1)
+
+
+def test_a_report_made_before_dawn_is_due_at_the_close_of_its_last_working_day() -> None:
+    # Wed 2 Dec 2026 04:42: three working days on is Mon 7 Dec; due when the office closes, not at 04:42.
+    assert deadline_for("yellow", at(2026, 12, 2, 4, 42)) == at(2026, 12, 7, 17, 30)
+    assert deadline_for("blue", at(2026, 12, 2, 4, 42), closes=time(18, 0)) == at(2026, 12, 11, 18, 0)
