@@ -121,3 +121,43 @@ def test_the_teams_entries_are_shown_not_edited_and_a_forged_token_saves_nothing
     assert other.status_code == 400 and "只能为您负责的社区" in other.text
     with services.sessions.begin() as session:
         assert session.scalar(select(func.count(KnowledgeEntry.id)).where(KnowledgeEntry.collection == "console")) == 0
+
+
+def test_questions_met_with_choices_are_listed_grouped_beside_the_hand_overs(
+    client: TestClient, services: Services
+) -> None:
+    from storage.models import Community, InboundMessage, OutboundMessage, utcnow
+
+    now = utcnow()
+    with services.sessions.begin() as session:
+        heping = session.scalar(select(Community.id).where(Community.code == "heping"))
+        xingfu = session.scalar(select(Community.id).where(Community.code == "xingfu"))
+        for n, (community, text) in enumerate(
+            [(heping, "老房子过户要交什么税"), (heping, "老房子过户要交什么税"), (xingfu, "别的社区问的事")]
+        ):
+            inbound = InboundMessage(
+                dedupe_key=f"m:choices-{n}",
+                community_id=community,
+                msg_type="text",
+                content=text,
+                created_time=now,
+                received_at=now,
+                status="replied",
+            )
+            session.add(inbound)
+            session.flush()
+            session.add(
+                OutboundMessage(
+                    community_id=community,
+                    inbound_id=inbound.id,
+                    channel="passive",
+                    kind="text",
+                    content="您是想问下面哪一个？回复序号就行：\n1. 房屋买卖要交哪些税",
+                    created_at=now,
+                )
+            )
+    log_in(client, "zhangli")
+    page = client.get("/console/kb").text
+    row = re.search(r"<td>老房子过户要交什么税</td><td>(\d+)</td>.*?<td>([^<]+)</td>\s*<td><a", page, re.S)
+    assert row and row.group(1) == "2", page
+    assert "没答准" in page and "别的社区问的事" not in page
