@@ -14,6 +14,7 @@ import typer
 from bot.cli import common
 from bot.cli.access import audit_app, key_app
 from bot.cli.kb import kb_app
+from bot.cli.participation import proposal_app, vote_app
 from bot.cli.volunteers import activity_app, points_app, reward_app, volunteer_app, voucher_app
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ app.add_typer(volunteer_app, name="volunteer")
 app.add_typer(reward_app, name="reward")
 app.add_typer(key_app, name="key")
 app.add_typer(audit_app, name="audit")
+app.add_typer(proposal_app, name="proposal")
+app.add_typer(vote_app, name="vote")
 
 
 @app.command()
