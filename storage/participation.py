@@ -317,3 +317,13 @@ def residents_in(session: Session, *, community_id: int, buildings: list[str]) -
     if buildings:
         query = query.where(Resident.building.in_(buildings))
     return list(session.scalars(query.order_by(Resident.id).limit(5000)))
+
+
+def recent_messages(session: Session, *, resident_id: int, since: datetime) -> list[InboundMessage]:
+    """The resident's messages received since then that still hold words (to find ballots among them)."""
+    query = select(InboundMessage).where(
+        InboundMessage.resident_id == resident_id,
+        InboundMessage.received_at >= since,
+        InboundMessage.content.is_not(None),
+    )
+    return list(session.scalars(query.order_by(InboundMessage.id).limit(200)))

@@ -16,6 +16,7 @@ from bot.cli.access import audit_app, key_app
 from bot.cli.board import board_app, report_command
 from bot.cli.households import device_app, household_app
 from bot.cli.kb import kb_app
+from bot.cli.participation import proposal_app, vote_app
 from bot.cli.volunteers import activity_app, points_app, reward_app, volunteer_app, voucher_app
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ app.add_typer(household_app, name="household")
 app.add_typer(device_app, name="device")
 app.add_typer(board_app, name="board")
 app.command("report")(report_command)
+app.add_typer(proposal_app, name="proposal")
+app.add_typer(vote_app, name="vote")
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.flows import PARTICIPATION, ParticipationPending
@@ -94,6 +95,15 @@ def _address_question(ctx: Context, state: ParticipationPending, why: str) -> Te
     return TextReply(f"{why}每户算一份，所以要先知道您家住哪里。请告诉我楼号和门牌号，比如“3号楼2单元502”。")
 
 
+def forget_ballots(ctx: Context) -> None:
+    """Blank every recent message of the resident that was a ballot: this one, and one kept while they were
+    asked which community they live in (the words come back to us then, under the later message)."""
+    for row in store.recent_messages(ctx.session, resident_id=ctx.resident.id, since=ctx.now - timedelta(hours=48)):
+        asked = recognise(row.content or "")
+        if row.id == ctx.inbound_id or (asked is not None and asked.kind in ("vote", "vote_bare")):
+            store.forget_message_text(ctx.session, inbound_id=row.id, text=FORGOTTEN)
+
+
 def _has_address(ctx: Context) -> bool:
     r = ctx.resident
     return bool(r.community_id and r.building and r.room)
@@ -116,8 +126,8 @@ class ParticipationHandler:
         else:
             need = community_needed(ctx, pending_text=msg.text, why="建议和附议是按社区记的，要先知道您住在哪个社区。")
         if need is not None:
-            if asked.kind in ("vote", "vote_bare") and ctx.inbound_id is not None:
-                store.forget_message_text(ctx.session, inbound_id=ctx.inbound_id, text=FORGOTTEN)
+            if asked.kind in ("vote", "vote_bare"):
+                forget_ballots(ctx)
                 return TextReply(need.text + "\n选好社区后，请再发一次您的投票。")
             return need
         if asked.kind == "proposal":
@@ -136,9 +146,8 @@ class ParticipationHandler:
             vote = only_open_vote(ctx)
             assert vote is not None
             vote_id = vote.id
+        forget_ballots(ctx)
         if not _has_address(ctx):
-            if ctx.inbound_id is not None:
-                store.forget_message_text(ctx.session, inbound_id=ctx.inbound_id, text=FORGOTTEN)
             return _address_question(ctx, ParticipationPending(vote_id=vote_id), "表决是一户一票，")
         return TextReply(cast_vote(ctx, vote_id, asked.said))
 

@@ -17,7 +17,10 @@ from handlers.participation import participation_summary
 from handlers.participation.votes import close_due_votes
 from storage import ledger as lrepo
 from storage import participation as store
+from tests.conftest import AES_KEY, APP_ID, TOKEN
 from tests.handlers.participation.conftest import ADMIN, cards_to, pushed_to, resident
+from tests.support.people import Resident
+from tests.support.wechat import FakeWeChat
 
 OPTIONS = ["同意", "反对", "弃权"]
 
@@ -240,3 +243,16 @@ def test_two_workers_closing_at_once_close_the_vote_once(client: TestClient, ser
     assert len([t for t in pushed_to(services, "openid-a") if "结果" in t]) == 1
     with services.sessions.begin() as session:
         assert store.tally(session, vote_id=vote) == {1: 1}
+
+
+def test_a_ballot_sent_before_the_community_is_known_is_not_kept_either(client: TestClient, services: Services) -> None:
+    vote = open_vote(client)
+    newcomer = Resident(client, FakeWeChat(TOKEN, APP_ID, AES_KEY), "openid-new")
+    assert "和平社区" in newcomer.say(f"投票 V{vote} 1")
+    assert "门牌号" in newcomer.say("1")
+    assert f"V{vote}" in newcomer.say("3号楼2单元502")
+    assert "投票成功" in newcomer.say(f"投票 V{vote} 1")
+    rows = dump(services)
+    words = " ".join(str(r["content"]) for r in rows["inbound_message"])
+    assert f"V{vote} 1" not in words and "3号楼2单元502" in words
+    assert f"V{vote} 1" not in str(rows["dialogue_state"])
