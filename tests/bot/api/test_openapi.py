@@ -21,7 +21,7 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
 def test_every_route_declares_its_body_and_its_refusals(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     found = operations(document)
-    assert len(found) == 11 + 9  # 9: the notice board (bot/api/board.py)
+    assert len(found) == 11 + 10  # 10: the notice board (bot/api/board.py)
     problem = {"$ref": "#/components/schemas/Problem"}
     for method, path, operation in found:
         answers = operation["responses"]
