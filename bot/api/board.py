@@ -105,6 +105,12 @@ class AllocationOut(BaseModel):
     objections: int
 
 
+class ObjectionOut(BaseModel):
+    allocation: str
+    reason: str  # phone and ID numbers in it are masked at rest
+    created_at: datetime
+
+
 class WorkerIn(Body):
     worker: WorkerId = ""
 
@@ -268,6 +274,24 @@ def add_allocation(code: Code, body: AllocationIn, services: ServicesDep, caller
             return _out(allocation, 0)
     except BoardRefused as exc:
         raise _refused(exc) from exc
+
+
+@router.get(
+    "/{code}/allocations/{allocation_id}/objections", response_model=list[ObjectionOut], responses=answers(403, 404)
+)
+def list_objections(
+    code: Code, allocation_id: AllocationId, services: ServicesDep, caller: CallerDep
+) -> list[ObjectionOut]:
+    """Residents' objections to an allocation, oldest first; who objected is not shown."""
+    with services.sessions.begin() as session:
+        community = _community(services, caller, code, session)
+        allocation = store.allocation_by_id(session, allocation_id=allocation_id)
+        if allocation is None or allocation.community_id != community.id:
+            raise HTTPException(404, f"no allocation A{allocation_id} in {code!r}")
+        return [
+            ObjectionOut(allocation=allocation.number, reason=o.reason, created_at=o.created_at)
+            for o in store.objections_for(session, allocation_id=allocation.id)
+        ]
 
 
 @router.post(

@@ -144,6 +144,23 @@ def effective(
         typer.echo(f"{row.number} is effective")
 
 
+@board_app.command("objections")
+def objections(
+    community: CommunityOpt,
+    number: Annotated[str, typer.Argument(help="the allocation, e.g. A5")],
+) -> None:
+    """Residents' objections to an allocation, oldest first (who objected is not shown)."""
+    from handlers.board.services import allocation_in, local_day
+    from storage import board as store
+
+    with _board(community) as (session, place, _):
+        allocation = allocation_in(session, community=place, allocation_id=_number(number))
+        found = store.objections_for(session, allocation_id=allocation.id)
+        typer.echo(f"{allocation.number} {allocation.title}: {len(found)} objections")
+        for row in found:
+            typer.echo(f"  {local_day(row.created_at)} {row.reason}")
+
+
 @board_app.command("progress")
 def progress(
     community: CommunityOpt,

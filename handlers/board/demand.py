@@ -8,11 +8,11 @@ pool, through the same notice period as any other.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.board.rules import CATEGORY_PURPOSE, DOMAIN_PURPOSE, PURPOSE_NAMES, PURPOSES, percent
@@ -20,21 +20,43 @@ from handlers.board.services import BoardRefused, publish_allocation
 from handlers.communities import spec_of
 from storage import board as store
 from storage.models import Community
+from storage.participation import Proposal
 
 # "Last quarter": the 91 days before now.
 QUARTER = timedelta(days=91)
 
 
+# What a proposal asks for, by the words residents use; the first purpose whose words it has.
+_PROPOSAL_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("elderly", ("老人", "老年", "养老", "助老", "长者", "食堂")),
+    ("children", ("孩子", "儿童", "小孩", "青少年", "托管", "滑梯")),
+    ("parking", ("停车", "车位", "充电桩", "车棚", "非机动车")),
+    ("culture", ("乒乓", "篮球", "健身", "广场舞", "活动室", "文体", "书屋", "棋牌")),
+    ("environment", ("垃圾", "绿化", "卫生", "种树", "花", "环境")),
+    ("safety", ("监控", "安全", "消防", "防盗", "护栏")),
+    ("assistance", ("困难", "帮扶", "低保", "残疾")),
+    ("facilities", ("维修", "电梯", "长椅", "座椅", "路面", "扶手", "雨棚", "设施")),
+)
+
+
+def proposal_purpose(text: str) -> str:
+    for purpose, words in _PROPOSAL_WORDS:
+        if any(word in text for word in words):
+            return purpose
+    return "other"
+
+
 def proposal_demand(session: Session, *, community_id: int, start: datetime, end: datetime) -> dict[str, int]:
-    """Proposals per purpose; empty until storage/participation.py offers `demand_by_purpose(session,
-    community_id=, start=, end=)` (the participation work fills it in)."""
-    if importlib.util.find_spec("storage.participation") is None:
-        return {}
-    counts = getattr(importlib.import_module("storage.participation"), "demand_by_purpose", None)
-    if counts is None:
-        return {}
-    found = counts(session, community_id=community_id, start=start, end=end)
-    return {str(p): int(n) for p, n in dict(found).items() if p in PURPOSE_NAMES}
+    """Proposals per purpose (refused ones left out), read from their words."""
+    texts = session.scalars(
+        select(Proposal.text).where(
+            Proposal.community_id == community_id,
+            Proposal.created_at >= start,
+            Proposal.created_at < end,
+            Proposal.status != "refused",
+        )
+    )
+    return dict(Counter(proposal_purpose(text) for text in texts))
 
 
 @dataclass(frozen=True)

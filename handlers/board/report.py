@@ -4,17 +4,15 @@ budget and allocations, as one typed value that the page and the PDF both draw.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from handlers.board.rules import PURPOSE_NAMES, PURPOSES, SOURCE_NAMES, percent
 from handlers.communities import spec_of
+from handlers.participation import participation_summary
 from handlers.tickets.rules import CATEGORY_NAMES
 from handlers.volunteering.rules import month_bounds
 from storage import board as store
@@ -33,7 +31,7 @@ def parse_month(month: str) -> tuple[datetime, datetime]:
 
 @dataclass(frozen=True)
 class Participation:
-    """Proposals and votes of the month, once the participation work (storage/participation.py) is there."""
+    """Proposals and votes of the month."""
 
     proposals: int
     proposals_on_agenda: int
@@ -44,16 +42,14 @@ class Participation:
 def participation_figures(
     session: Session, *, community_id: int, start: datetime, end: datetime
 ) -> Participation | None:
-    """None until storage/participation.py exists and offers `month_figures(session, community_id=, start=,
-    end=)` returning a mapping with the fields of `Participation`; the report then shows them."""
-    if importlib.util.find_spec("storage.participation") is None:
-        return None
-    module = importlib.import_module("storage.participation")
-    figures = getattr(module, "month_figures", None)
-    if figures is None:
-        return None
-    found: dict[str, Any] = dict(figures(session, community_id=community_id, start=start, end=end))
-    return Participation(**{name: int(found.get(name, 0)) for name in Participation.__dataclass_fields__})
+    """Proposals made and put on the agenda, votes opened and households that voted in [start, end)."""
+    found = participation_summary(session, community_id, start, end)
+    return Participation(
+        proposals=found["proposals"],
+        proposals_on_agenda=found["proposals_on_agenda"],
+        votes=found["votes_opened"],
+        ballots=found["ballots"],
+    )
 
 
 @dataclass(frozen=True)

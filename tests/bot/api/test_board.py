@@ -81,6 +81,8 @@ def test_a_worker_records_the_board_and_cannot_make_an_allocation_effective_earl
     too_much = client.post(spend, headers=ADMIN, json={"amount": 40000, "note": "装修", "worker": "wangxiaoyan"})
     assert too_much.status_code == 409
     assert rows(services) == (1, 1, 0)
+    assert client.get(f"/api/board/heping/allocations/{number[1:]}/objections", headers=ADMIN).json() == []
+    assert client.get("/api/board/heping/allocations/999/objections", headers=ADMIN).status_code == 404
 
     clock.advance(timedelta(days=7))
     done = client.post(effective, headers=ADMIN, json={"worker": "wangxiaoyan"})

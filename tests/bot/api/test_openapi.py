@@ -21,7 +21,7 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
 def test_every_route_declares_its_body_and_its_refusals(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     found = operations(document)
-    assert len(found) == 32  # 3 households and signals, 9 participation, 9 notice board
+    assert len(found) == 33  # 3 households and signals, 9 participation, 10 notice board
     problem = {"$ref": "#/components/schemas/Problem"}
     for method, path, operation in found:
         answers = operation["responses"]

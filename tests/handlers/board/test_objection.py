@@ -14,7 +14,7 @@ from handlers.board.objection import parse_objection
 from handlers.board.services import BoardRefused, mark_effective
 from handlers.clock import FixedClock
 from storage import board as store
-from tests.handlers.board.conftest import community, publish, talk, wecom_cards
+from tests.handlers.board.conftest import ADMIN, community, publish, talk, wecom_cards
 
 
 def objections(services: Services) -> int:
@@ -50,6 +50,9 @@ def test_an_objection_in_the_notice_period_is_counted_on_the_board_and_reaches_t
     card = cards[0].payload["textcard"]
     assert f"A{number}" in card["title"] and "器材放在3号楼" in card["description"]
     assert card["url"] == f"https://shegong.example.cn/board/heping#A{number}"
+    # Workers read the reasons through the office API, without who gave them.
+    read = client.get(f"/api/board/heping/allocations/{number}/objections", headers=ADMIN).json()
+    assert [o["reason"] for o in read] == ["器材放在3号楼窗户底下太吵了", "钱应该先修电梯"]
 
     # Once is enough: the same resident again is told so, and nothing more is kept or sent.
     again = talk(client, "openid-objector-1").say(f"异议 A{number} 还是太吵")
