@@ -25,6 +25,8 @@ class SignalIn(BaseModel):
     kind: Literal["no_water", "door_closed", "sos"]
     since: datetime | None = Field(default=None, description="when the silence began (no water since, door shut since)")
     detail: Annotated[str, Field(max_length=200)] = ""
+    # Like every change in the API, the body may name who acts; a device acts as itself, so it is not used.
+    worker: Annotated[str, Field(max_length=64)] = ""
 
 
 class SignalOut(BaseModel):
