@@ -21,6 +21,7 @@ from handlers.base import Context
 from handlers.messages import EmptyReply, Inbound, InboundKind, Reply, TextReply, reply_text
 from handlers.notify import duty_worker, resident_place, wecom_card
 from handlers.privacy import seal_message
+from handlers.residents import adopt_only_community
 from intents import Classification, Intent
 from storage import repositories as repo
 from storage import safecheck
@@ -213,6 +214,8 @@ def _dispatch(services: Services, ctx: Context, msg: Inbound) -> tuple[Reply, Cl
     # A question is answered at once, whether or not the resident's community is known: the handlers whose
     # next step needs it (a ticket, volunteering, points) ask for it themselves (handlers/residents.py).
     dispatcher = services.dispatcher
+    if ctx.community is None and msg.kind != "event":
+        adopt_only_community(ctx)
     result = dispatcher.dispatch(ctx, msg)
     reply = result.reply
     pending = ctx.extras.pop("redispatch_text", None)

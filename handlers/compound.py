@@ -80,7 +80,7 @@ class CompoundHandler:
             replies = [lead] if lead else []
             for number, part in enumerate(parts):
                 ctx.extras[PART_KEY] = number
-                replies.append(reply_text(ctx.services.answer(ctx, replace(msg, text=part))))
+                replies.append(reply_text(ctx.services.answer(ctx, replace(msg, text=part))) or "")
                 if self._waits_for_community(ctx, parts[number:]):
                     break
         finally:

@@ -6,6 +6,7 @@ asking for a person) becomes a consultation request that a volunteer or worker p
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from handlers.base import UNHANDLED, Context, Outcome
@@ -28,15 +29,34 @@ DOMAIN_NAME = {"legal": "法律", "psych": "心理", "service": "办事", "gener
 HOTLINE = {"legal": "公共法律服务热线 12348", "psych": "心理援助热线 12356", "service": "政务服务热线 12345"}
 
 
-def render_entry(entry: Entry) -> str:
-    """An entry as the resident reads it, with the legal notice and a way to reach a person."""
-    parts = [entry.answer.strip()]
+# Words of someone who is struggling, not only tired or busy: the hotline is named for them. "带孙子累死了"
+# or "老头死活不肯去医院" gets the advice without a crisis line appended.
+_DISTRESS = re.compile(
+    r"难受|撑不|活着|绝望|想不开|哭|睡不着|睡不好|失眠|抑郁|焦虑|崩溃|孤单|孤独|寂寞|难过|伤心|痛苦|心里.{0,4}(苦|堵|憋|闷|慌|难)"
+    r"|没意思|害怕|压力|烦躁|委屈|想(他|她)|走了以后|走后|去世|没了以后|受不了|喘不过气|心慌|低落"
+)
+
+
+def shows_distress(text: str) -> bool:
+    return bool(_DISTRESS.search(text))
+
+
+def render_entry(entry: Entry, *, hotline: bool = True) -> str:
+    """An entry as the resident reads it, with the legal notice and a way to reach a person. Without
+    `hotline` (the resident's words show no distress) a psychological answer names no crisis line."""
+    answer = entry.answer.strip()
+    if entry.domain == "psych" and not hotline:
+        kept = [line for line in answer.splitlines() if "12356" not in line]
+        answer = "\n".join(kept) if len(kept) >= 2 else answer
+    parts = [answer]
     if entry.domain == "legal":
         if entry.basis:
             parts.append("依据：" + "；".join(entry.basis))
         parts.append(LEGAL_NOTICE + "需要律师或工作人员帮忙，回复“转人工”。")
-    elif entry.domain == "psych":
+    elif entry.domain == "psych" and hotline:
         parts.append("想找人聊聊，回复“转人工”，社区会请心理志愿者联系您；也可以打心理援助热线 12356。")
+    elif entry.domain == "psych":
+        parts.append("想找人聊聊，回复“转人工”，社区会请心理志愿者联系您。")
     else:
         parts.append("各地具体规定可能不同，可以打 12345 或到社区居委会确认。需要帮忙回复“转人工”。")
     return "\n\n".join(parts)
@@ -110,7 +130,8 @@ def open_consultation(ctx: Context, *, domain: str, question: str, kind: Handove
         lines = [f"好的，已经请{who}来帮您，他们会尽快联系您。"]
     else:
         lines = [f"这个问题我一时答不好，已经转给{who}，他们会尽快联系您。"]
-    if domain in HOTLINE and kind != "follow_up":
+    # A crisis line under "带孙子累死了" reads as if we heard a crisis: psychology names it for distress only.
+    if domain in HOTLINE and kind != "follow_up" and (domain != "psych" or shows_distress(question)):
         lines.append(f"着急的话可以先打{HOTLINE[domain]}。")
     if domain == "legal":
         lines.append(LEGAL_NOTICE)
@@ -136,6 +157,10 @@ def answer_level(top: Hit) -> str:
     return top.level
 
 
+# "想问问房子的事", "咨询一下养老方面": a short question that names only a matter is vague rather than
+# unanswerable, and the nearest questions help the resident say what they mean.
+VAGUE_CHARS = 12
+_VAGUE = re.compile(r"(问问|问一下|问下|咨询|了解|打听).{0,8}(的事|事情|方面|问题)")
 # Below "weak", psychological guidance this close is still given, always together with a hand-over.
 PSYCH_SUPPORT_FLOOR = 0.15
 
@@ -152,20 +177,24 @@ class FaqHandler:
             return open_consultation(ctx, domain=domain, question=query)
         top = hits[0]
         level = answer_level(top)
+        hotline = shows_distress(query)
         if level == "confident":
-            return TextReply(render_entry(top.entry))
+            return TextReply(render_entry(top.entry, hotline=hotline))
         if level == "none":
             if domain == "psych" and top.entry.domain == "psych" and top.score >= PSYCH_SUPPORT_FLOOR:
                 # Someone in distress should not only hear "I can't answer": give the nearest general
                 # guidance now, and a person follows up because we are not sure it fits.
                 follow_up = open_consultation(ctx, domain=domain, question=query, kind="follow_up")
-                hotline = "心里难受、撑不住的时候，随时可以打心理援助热线 12356。"
-                return TextReply(f"{top.entry.answer.strip()}\n\n{follow_up.text}\n{hotline}")
+                line = "心里难受、撑不住的时候，随时可以打心理援助热线 12356。"
+                return TextReply(f"{top.entry.answer.strip()}\n\n{follow_up.text}\n{line}")
+            if len(query) <= VAGUE_CHARS and _VAGUE.search(query) and len(hits) > 1:
+                # "想问问房子的事": too little to answer or to hand over; the nearest questions help them say it.
+                return self._offer_choices(ctx, hits[:3], domain=domain, question=query)
             return open_consultation(ctx, domain=domain, question=query)
         if len(hits) > 1 and top.entry.domain == hits[1].entry.domain and top.signals.gap >= LEAD:
             # A clear lead among entries of one kind: the best one is the answer, alone. Choices under an
             # answer read as if the bot did not trust it; "转人工" is offered in the answer itself.
-            return TextReply(render_entry(top.entry))
+            return TextReply(render_entry(top.entry, hotline=hotline))
         return self._offer_choices(ctx, hits[:3], domain=domain, question=query)
 
     def _offer_choices(self, ctx: Context, hits: list[Hit], *, domain: str, question: str) -> TextReply:
@@ -198,7 +227,7 @@ class FaqHandler:
         ctx.end_dialogue()
         if entry is None:
             return TextReply("抱歉，这条内容刚刚更新了，请把您的问题再说一遍。")
-        return TextReply(render_entry(entry))
+        return TextReply(render_entry(entry, hotline=shows_distress(offered.question)))
 
 
 class ConsultationHandler:

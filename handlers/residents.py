@@ -43,6 +43,11 @@ def community_needed(ctx: Context, *, pending_text: str, why: str) -> TextReply 
     return TextReply(why + ask_community(ctx, communities, pending_text=pending_text).text)
 
 
+def adopt_only_community(ctx: Context) -> None:
+    """A resident of a deployment with one community belongs to it, without being asked."""
+    _to_ask_among(ctx)
+
+
 def _to_ask_among(ctx: Context) -> list[Community]:
     """The communities to ask the resident to choose from; empty when theirs is known, or is the only one
     (then it is theirs from now on)."""

@@ -118,7 +118,7 @@ def place_in_answer(answer: str, *, report: str, cls: Classification) -> Place |
     place = find_place(answer)
     if not place.building and (number := to_int(answer.rstrip("号楼栋 。."))) is not None:
         place = Place(building=str(number))
-    if place.known:
+    if place.building:
         return place
     # Whatever they call the place is the place ("挨着菜市场那个小门"), as long as it names one.
     return Place(label=answer) if _PLACE_WORDS.search(answer) else None

@@ -9,6 +9,7 @@ from typing import Any
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.communities import spec_of
 from handlers.crisis.advice import safety_tip
+from handlers.faq import FaqHandler
 from handlers.flows import TICKET_LOCATION, Photo, TicketLocation
 from handlers.messages import Inbound, TextReply
 from handlers.residents import ask_community, community_needed
@@ -32,6 +33,8 @@ _NOT_THE_SAME = re.compile(
 )
 # "不对 是5号楼", "说错了 在6栋": the report just filed was somewhere else.
 _PLACE_CORRECTION = re.compile(r"^\s*(不对|不是|说错了|搞错了|记错了|弄错了)[了吧啊呀，,。.!！\s]*(应该)?(是|在)?")
+_ASKS = re.compile(r"[?？]|吗|几点|什么时候|啥时候|在哪|哪里|哪儿|怎么|咋办|咋弄|能不能|可不可以|有没有")
+_ABOUT_A_FAULT = re.compile(r"修|坏|管|弄好|处理|翘|松|堵|漏|号楼|栋|单元")
 ASK_PLACE = "请问具体在哪里？回复楼号（比如“3号楼2单元”或“小区北门”），或者发一个微信位置给我。"
 
 
@@ -111,6 +114,9 @@ class GrievanceHandler:
         text = msg.text.strip()
         if not text:
             return UNHANDLED
+        if categorise(text) == "other" and _ASKS.search(text) and not _ABOUT_A_FAULT.search(text):
+            # "饿死了 老年食堂今天几点开饭": a question with nothing broken in it is a question.
+            return FaqHandler().handle(ctx, msg, cls)
         asked = community_needed(ctx, pending_text=text, why="登记报修要先知道您住在哪个社区。")
         if asked is not None:
             return asked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -10,9 +11,19 @@ from fastapi.testclient import TestClient
 
 from bot.outbox import drain_once, make_senders
 from bot.services import Services
+from bot.settings import Settings
 from handlers.privacy import unseal_message
 from storage.models import InboundMessage
+from tests.conftest import make_settings
 from tests.handlers.volunteering.conftest import talk
+from tests.support.fake_api import FakeApi
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, api: FakeApi) -> Settings:
+    """The report files a ticket, whose alert the drain below sends: to the fake WeCom API."""
+    return make_settings(db_url, tmp_path, reply_budget_seconds=60.0, wechat_api_base=api.base, wecom_api_base=api.base)
+
 
 PHONES = ("13800138000", "138 0013 8000", "13900139000", "110101199003071234")
 
