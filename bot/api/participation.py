@@ -122,7 +122,7 @@ class PaperDone(BaseModel):
 
 
 # Refusals carry `detail` (and, for a worker action, the same words as `message`).
-_REFUSALS = answers(403, 404, 409)
+_REFUSALS = answers(400, 403, 404, 409)  # 400: a body that is not JSON
 
 
 def _worker(caller: Caller, named: str) -> str:

@@ -281,11 +281,12 @@ def choosing(services: Services) -> int:
 def test_each_resident_picks_their_community_by_number(services: Services) -> None:
     add_communities(services)
     wang, li = Conversation(services, "openid-wang"), Conversation(services, "openid-li")
-    assert "1. 和平社区" in wang.say("你好", at=NOW)
-    assert "2. 幸福里社区" in li.say("帮助", at=NOW)
+    # A question is answered without asking; points need the community, so they ask.
+    assert "1. 和平社区" in wang.say("积分", at=NOW)
+    assert "2. 幸福里社区" in li.say("积分", at=NOW)
     li_answer = li.say("1", at=NOW + timedelta(minutes=1))
     wang_answer = wang.say("2号", at=NOW + timedelta(minutes=2))
-    assert "和平社区的居民" in li_answer and "我可以帮您" in li_answer  # then what li first asked
+    assert "和平社区的居民" in li_answer and "积分" in li_answer  # then what li first asked
     assert "幸福里社区的居民" in wang_answer
     assert (wang.community(), li.community()) == ("xingfu", "heping")
 
@@ -304,7 +305,7 @@ def test_a_reply_that_names_no_community_is_taken_as_a_message_of_its_own(servic
 def test_an_unanswered_community_question_expires(services: Services) -> None:
     add_communities(services)
     resident = Conversation(services, "openid-y")
-    assert "请问您住在哪个社区" in resident.say("你好", at=NOW)
+    assert "请问您住在哪个社区" in resident.say("积分", at=NOW)
     ttl = timedelta(minutes=services.settings.dialogue_ttl_minutes)
     assert choosing(services) == 1
     # Long after the question, "2" is no longer an answer to it.

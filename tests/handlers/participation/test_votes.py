@@ -248,8 +248,9 @@ def test_two_workers_closing_at_once_close_the_vote_once(client: TestClient, ser
 def test_a_ballot_sent_before_the_community_is_known_is_not_kept_either(client: TestClient, services: Services) -> None:
     vote = open_vote(client)
     newcomer = Resident(client, FakeWeChat(TOKEN, APP_ID, AES_KEY), "openid-new")
-    assert "和平社区" in newcomer.say(f"投票 V{vote} 1")
-    assert "门牌号" in newcomer.say("1")
+    assert "再发一次您的投票" in newcomer.say(f"投票 V{vote} 1")
+    assert "和平社区的居民" in newcomer.say("1")
+    assert "门牌号" in newcomer.say(f"投票 V{vote} 1")
     assert f"V{vote}" in newcomer.say("3号楼2单元502")
     assert "投票成功" in newcomer.say(f"投票 V{vote} 1")
     rows = dump(services)

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from handlers.clock import FixedClock
 from storage import repositories as repo
 from tests.conftest import AES_KEY, APP_ID, TOKEN, make_settings
-from tests.support.fake_api import FakeApi
+from tests.support.fake_api import FakeApi, card_text, card_title
 from tests.support.people import CORP_ID, WECOM_AES_KEY, WECOM_TOKEN, Resident, Worker
 from tests.support.wechat import FakeWeChat
 
@@ -110,8 +110,9 @@ def customs_to(api: FakeApi, openid: str) -> list[str]:
 
 
 def cards_to(api: FakeApi, userid: str) -> list[str]:
+    """What each card sent to the worker shows: a text card's or a ticket's template card's."""
     return [
-        c.body["textcard"]["title"]
+        card_text(c.body)
         for c in api.sent("/cgi-bin/message/send")
-        if "textcard" in c.body and c.body["touser"] == userid
+        if card_title(c.body) is not None and c.body["touser"] == userid
     ]
