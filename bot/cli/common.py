@@ -46,14 +46,22 @@ def services() -> Services:
 
 
 @contextmanager
-def session() -> Iterator[Session]:
-    """One transaction for a command; the database connections are closed after it, however it ends."""
+def transaction() -> Iterator[tuple[Services, Session]]:
+    """The services and one transaction for a command; the database connections are closed after it,
+    however it ends."""
     built = services()
     try:
         with built.sessions.begin() as open_session:
-            yield open_session
+            yield built, open_session
     finally:
         built.close()
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """One transaction for a command, for commands that need nothing else of the services."""
+    with transaction() as (_, open_session):
+        yield open_session
 
 
 def community_id(session: Session, code: str | None) -> int | None:

@@ -63,14 +63,10 @@ def proposal_publish(proposal: str, worker: Worker) -> None:
     from handlers.participation.proposals import publish_proposal
     from storage.models import utcnow
 
-    services = common.services()
-    try:
-        with services.sessions.begin() as session:
-            result = publish_proposal(
-                session, services.settings, proposal_id=_proposal_id(proposal), worker=worker, now=utcnow()
-            )
-    finally:
-        services.close()
+    with common.transaction() as (services, session):
+        result = publish_proposal(
+            session, services.settings, proposal_id=_proposal_id(proposal), worker=worker, now=utcnow()
+        )
     _finish(result)
 
 
@@ -82,19 +78,15 @@ def proposal_refuse(
     from handlers.participation.proposals import refuse_proposal
     from storage.models import utcnow
 
-    services = common.services()
-    try:
-        with services.sessions.begin() as session:
-            result = refuse_proposal(
-                session,
-                services.settings,
-                proposal_id=_proposal_id(proposal),
-                worker=worker,
-                reason=reason,
-                now=utcnow(),
-            )
-    finally:
-        services.close()
+    with common.transaction() as (services, session):
+        result = refuse_proposal(
+            session,
+            services.settings,
+            proposal_id=_proposal_id(proposal),
+            worker=worker,
+            reason=reason,
+            now=utcnow(),
+        )
     _finish(result)
 
 
@@ -111,21 +103,17 @@ def proposal_meeting(
     from storage.models import utcnow
 
     starts_at, ends_at = common.parse_time(start, "--start"), common.parse_time(end, "--end")
-    services = common.services()
-    try:
-        with services.sessions.begin() as session:
-            result = schedule_meeting(
-                session,
-                services.settings,
-                proposal_id=_proposal_id(proposal),
-                worker=worker,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                place=place,
-                now=utcnow(),
-            )
-    finally:
-        services.close()
+    with common.transaction() as (services, session):
+        result = schedule_meeting(
+            session,
+            services.settings,
+            proposal_id=_proposal_id(proposal),
+            worker=worker,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            place=place,
+            now=utcnow(),
+        )
     _finish(result)
 
 
@@ -139,19 +127,15 @@ def proposal_decide(
     from handlers.participation.proposals import decide_proposal
     from storage.models import utcnow
 
-    services = common.services()
-    try:
-        with services.sessions.begin() as session:
-            result = decide_proposal(
-                session,
-                services.settings,
-                proposal_id=_proposal_id(proposal),
-                worker=worker,
-                decision=decision,
-                now=utcnow(),
-            )
-    finally:
-        services.close()
+    with common.transaction() as (services, session):
+        result = decide_proposal(
+            session,
+            services.settings,
+            proposal_id=_proposal_id(proposal),
+            worker=worker,
+            decision=decision,
+            now=utcnow(),
+        )
     _finish(result)
 
 
@@ -169,9 +153,8 @@ def vote_open(
     from storage.models import utcnow
 
     closes_at = common.parse_time(closes, "--closes")
-    services = common.services()
     try:
-        with services.sessions.begin() as session:
+        with common.session() as session:
             community_id = common.community_id(session, community)
             assert community_id is not None
             vote = open_vote(
@@ -188,8 +171,6 @@ def vote_open(
     except VoteRefused as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
-    finally:
-        services.close()
     typer.echo(json.dumps(data, ensure_ascii=False))
 
 
@@ -206,9 +187,8 @@ def vote_paper(
     from handlers.participation.votes import VoteRefused, enter_paper_ballot
     from storage.models import utcnow
 
-    services = common.services()
     try:
-        with services.sessions.begin() as session:
+        with common.session() as session:
             message = enter_paper_ballot(
                 session,
                 vote_id=_vote_id(vote),
@@ -222,8 +202,6 @@ def vote_paper(
     except VoteRefused as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    finally:
-        services.close()
     typer.echo(message)
 
 

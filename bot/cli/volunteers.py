@@ -41,9 +41,8 @@ def activity_create(
     if kind not in ACTIVITY_KINDS:
         typer.echo(f"--kind must be one of {', '.join(ACTIVITY_KINDS)}", err=True)
         raise typer.Exit(2)
-    services = common.services()
     try:
-        with services.sessions.begin() as session:
+        with common.transaction() as (services, session):
             activity = create_activity_with_qr(
                 session,
                 data_dir=services.settings.data_dir,
@@ -67,8 +66,6 @@ def activity_create(
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
-    finally:
-        services.close()
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
     else:
