@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -63,7 +64,8 @@ def worker_name(community: Community | None, userid: str | None) -> str:
 
 def wecom_card(title: str, lines: Sequence[CardLine], *, url: str = "", button: str = "详情") -> dict[str, Any]:
     """A WeCom app "textcard" payload: a title and a few styled lines of description."""
-    description = "".join(f'<div class="{style}">{text}</div>' for style, text in lines)
+    # The description is HTML: a resident's words (or a name) must not open a tag of their own.
+    description = "".join(f'<div class="{style}">{escape(text, quote=False)}</div>' for style, text in lines)
     return {
         "msgtype": "textcard",
         "textcard": {"title": title, "description": description, "url": url, "btntxt": button},

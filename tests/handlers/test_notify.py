@@ -79,3 +79,10 @@ def test_a_card_is_the_textcard_wecom_expects() -> None:
             "btntxt": "详情",
         },
     }
+
+
+def test_a_residents_words_cannot_open_a_tag_in_a_card() -> None:
+    card = wecom_card("【新工单】", [("normal", '居民原话：<a href="x">点我</a> 水管 & 电')])
+    description = card["textcard"]["description"]
+    assert "<a" not in description
+    assert '&lt;a href="x"&gt;点我&lt;/a&gt; 水管 &amp; 电' in description
