@@ -33,7 +33,12 @@ _NOT_THE_SAME = re.compile(
 )
 # "不对 是5号楼", "说错了 在6栋": the report just filed was somewhere else.
 _PLACE_CORRECTION = re.compile(r"^\s*(不对|不是|说错了|搞错了|记错了|弄错了)[了吧啊呀，,。.!！\s]*(应该)?(是|在)?")
-_ASKS = re.compile(r"[?？]|吗|几点|什么时候|啥时候|在哪|哪里|哪儿|怎么|咋办|咋弄|能不能|可不可以|有没有")
+# "开不开", "收不收": the A-not-A question counts as one too.
+_ASKS = re.compile(
+    r"[?？]|吗|几点|什么时候|啥时候|在哪|哪里|哪儿|怎么|咋办|咋弄|能不能|可不可以|有没有|([\u4e00-\u9fff])不\1"
+)
+# Opening hours are asked about a shop or a room, never reported: "楼下小卖部几点关门" is no dispute.
+_HOURS = re.compile(r"几点(开|关|营业|上班|下班)|营业时间|开放时间|(开|关)门吗")
 _ABOUT_A_FAULT = re.compile(r"修|坏|管|弄好|处理|翘|松|堵|漏|号楼|栋|单元")
 ASK_PLACE = "请问具体在哪里？回复楼号（比如“3号楼2单元”或“小区北门”），或者发一个微信位置给我。"
 
@@ -114,7 +119,8 @@ class GrievanceHandler:
         text = msg.text.strip()
         if not text:
             return UNHANDLED
-        if categorise(text) == "other" and _ASKS.search(text) and not _ABOUT_A_FAULT.search(text):
+        asks = _ASKS.search(text) and not _ABOUT_A_FAULT.search(text)
+        if asks and (categorise(text) == "other" or _HOURS.search(text)):
             # "饿死了 老年食堂今天几点开饭": a question with nothing broken in it is a question.
             return FaqHandler().handle(ctx, msg, cls)
         asked = community_needed(ctx, pending_text=text, why="登记报修要先知道您住在哪个社区。")

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from handlers.base import UNHANDLED, Context, Outcome
+from handlers.faq import FaqHandler
 from handlers.flows import VOLUNTEER_SIGNUP, VolunteerSignup
 from handlers.messages import Inbound, TextReply
 from handlers.privacy import encrypt_phone
@@ -20,6 +21,8 @@ from storage.models import DialogueState
 _COMMANDS = frozenset({Intent.CHECKIN, Intent.POINTS, Intent.TICKET_STATUS, Intent.HUMAN, Intent.HELP})
 _CANCEL = re.compile(r"^\s*(取消|算了|不报了|不填了|退出|不想当了)\s*[。.!！]*\s*$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# "社区乒乓球台可以预约吗" asks about a place, not to volunteer: a question without these words is a question.
+_ABOUT_VOLUNTEERING = re.compile(r"志愿|义工|报名|帮忙|出力|出份力|服务|参加|加入|当")
 _NONE = re.compile(r"^\s*(没有|无|没|都不会|没什么(特长|技能)?|不会|暂无)\s*[。.!！]*\s*$")
 
 # In priority order: a pattern's words are removed before the next pattern looks, so a
@@ -95,6 +98,8 @@ class VolunteerHandler:
                 f"{existing.name}，您已经是登记的志愿者了（专长：{_describe_skills(skills)}）。"
                 "发“最近有什么活动”看看可以参加的活动，发“我这个月的时长”查服务时长。"
             )
+        if cls.source != "rule" and asks_something(msg.text) and not _ABOUT_VOLUNTEERING.search(msg.text):
+            return FaqHandler().handle(ctx, msg, cls)
         asked = community_needed(ctx, pending_text=msg.text, why="报名志愿者要先知道您住在哪个社区。")
         if asked is not None:
             return asked
