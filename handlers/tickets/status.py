@@ -7,6 +7,7 @@ import re
 from handlers.base import UNHANDLED, Context, Outcome
 from handlers.flows import TICKET_RATING
 from handlers.messages import Inbound, TextReply
+from handlers.participation.points import award_participation
 from handlers.tickets.actions import RATING_WINDOW, rate, status_line
 from intents import Classification, Intent
 from intents.numbers import to_int
@@ -106,8 +107,24 @@ def _rate(ctx: Context, score: int | None, ticket: Ticket | None = None) -> Text
         # Another follower's rating closed it already: this one is kept beside theirs.
         actor = f"resident:{ctx.resident.id}"
         store.add_event(ctx.session, ticket=ticket, actor=actor, action="rated", data={"score": score}, now=ctx.now)
-        return TextReply(f"谢谢您的评价（{score} 分）！工单 {ticket.code} 已完成。")
-    return TextReply(rate(ctx.session, ctx.settings, ticket=ticket, resident=ctx.resident, score=score, now=ctx.now))
+        text = f"谢谢您的评价（{score} 分）！工单 {ticket.code} 已完成。"
+    else:
+        text = rate(ctx.session, ctx.settings, ticket=ticket, resident=ctx.resident, score=score, now=ctx.now)
+    return TextReply(text + _return_visit_points(ctx, ticket))
+
+
+def _return_visit_points(ctx: Context, ticket: Ticket) -> str:
+    """Answering the return visit is taking part: points once per ticket, within the month's cap."""
+    points = award_participation(
+        ctx.session,
+        resident_id=ctx.resident.id,
+        community_id=ticket.community_id,
+        kind="return_visit",
+        cause=ticket.code,
+        now=ctx.now,
+        what=ticket.code,
+    )
+    return f"回答回访得 {points} 积分。" if points else ""
 
 
 class RatingHandler:
