@@ -8,11 +8,11 @@ from /static/echarts with its licence.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -33,20 +33,34 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(yuan=format_yuan)
 
 router = APIRouter(include_in_schema=False)
-Code = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+class BoardMissing(Exception):
+    """A board address that leads nowhere: residents get a page in Chinese, not an API error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def include_board(app: FastAPI) -> None:
     app.include_router(router)
+
+    async def missing(request: Request, exc: Exception) -> Response:
+        reason = exc.reason if isinstance(exc, BoardMissing) else ""
+        return templates.TemplateResponse(request, "board_missing.html", {"reason": reason}, status_code=404)
+
+    app.add_exception_handler(BoardMissing, missing)
     # ECharts (with its licence) and the board's stylesheet: /static/echarts/, /static/board/.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
 def _community(session: Session, code: str) -> Community:
-    community = repo.community_by_code(session, code=code)
+    community = repo.community_by_code(session, code=code) if _CODE.match(code) else None
     if community is None:
-        raise HTTPException(404, "没有这个社区的公示栏")
+        raise BoardMissing(f"社区代码“{code[:64]}”没有公示栏。")
     return community
 
 
@@ -57,7 +71,7 @@ def board_url(services: Services, request: Request, code: str) -> str:
 
 
 @router.get("/board/{code}", response_class=HTMLResponse)
-def board_page(code: Code, request: Request, services: ServicesDep) -> HTMLResponse:
+def board_page(code: str, request: Request, services: ServicesDep) -> HTMLResponse:
     now = services.clock()
     with services.sessions.begin() as session:
         view = board_view(session, community=_community(session, code), now=now)
@@ -68,7 +82,7 @@ def board_page(code: Code, request: Request, services: ServicesDep) -> HTMLRespo
 
 
 @router.get("/board/{code}/poster", response_class=HTMLResponse)
-def board_poster(code: Code, request: Request, services: ServicesDep) -> HTMLResponse:
+def board_poster(code: str, request: Request, services: ServicesDep) -> HTMLResponse:
     with services.sessions.begin() as session:
         community = _community(session, code)
         name = community.name
@@ -77,7 +91,7 @@ def board_poster(code: Code, request: Request, services: ServicesDep) -> HTMLRes
 
 
 @router.get("/board/{code}/qr.png")
-def board_qr(code: Code, request: Request, services: ServicesDep) -> Response:
+def board_qr(code: str, request: Request, services: ServicesDep) -> Response:
     import segno
 
     with services.sessions.begin() as session:
@@ -100,11 +114,11 @@ def report_charts(report: MonthlyReport) -> dict[str, dict[str, Any]]:
 
 
 @router.get("/board/{code}/report/{month}", response_class=HTMLResponse)
-def report_page(code: Code, month: str, request: Request, services: ServicesDep) -> HTMLResponse:
+def report_page(code: str, month: str, request: Request, services: ServicesDep) -> HTMLResponse:
     try:
         start, end = parse_month(month)
     except ValueError as exc:
-        raise HTTPException(404, "月份写法应为 2026-11") from exc
+        raise BoardMissing("月份写法应为 2026-11 这样的年份和月份。") from exc
     with services.sessions.begin() as session:
         report = monthly_report(session, community=_community(session, code), month=month)
     context = {"report": report, "charts": report_charts(report), "start": start, "end": end}

@@ -173,9 +173,13 @@ def test_the_board_poster_and_report_in_a_real_browser(live: Live, tmp_path: Pat
     )
 
 
-def test_an_unknown_community_or_month_is_a_plain_404(live: Live) -> None:
+def test_an_unknown_community_or_month_is_a_page_in_chinese_with_404(live: Live) -> None:
     with httpx.Client(base_url=live.base) as http:
-        assert http.get("/board/nowhere").status_code == 404
-        assert http.get("/board/heping/report/2026-13").status_code == 404
+        for path in ("/board/nowhere", "/board/Bad%20Code!", "/board/nowhere/poster", "/board/heping/report/2026-13"):
+            missing = http.get(path)
+            assert missing.status_code == 404, path
+            assert missing.headers["content-type"].startswith("text/html"), path
+            assert "没有找到这个社区的公示栏" in missing.text, path
+        assert "<script>" not in http.get("/board/%3Cscript%3E").text
         assert http.get("/board/heping/qr.png").headers["content-type"] == "image/png"
         assert http.get("/static/echarts/LICENSE").status_code == 200
