@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from handlers.base import UNHANDLED, Context, Router
+from handlers.commands import set_aside_for_command
 from handlers.messages import Inbound, Reply
 from handlers.slots import resume_paused
 from intents import Classification, Classifier, Intent
@@ -48,6 +49,8 @@ class Dispatcher:
         if cls.intent not in URGENT and msg.kind != "event":
             state = ctx.dialogue()
             flow = self.router.flows.get(state.flow) if state else None
+            if state is not None and set_aside_for_command(ctx, state, msg.text):
+                state = flow = None  # "异议 A5 …" while asked something else: the command first
             if state is not None and flow is not None:
                 outcome = flow.resume(ctx, msg, cls, state)
                 if outcome is not UNHANDLED:

@@ -113,3 +113,18 @@ def test_an_unknown_number_and_another_communitys_allocation_are_answered_plainl
 )
 def test_the_command_in_residents_words(text: str, expected: tuple[int, str] | None) -> None:
     assert parse_objection(text) == expected
+
+
+def test_an_objection_sent_while_asked_something_else_is_taken_and_the_question_waits(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    number = publish(services, clock)
+    resident = talk(client, "openid-objector-busy")
+    asked = resident.say("路灯坏了")
+    assert "具体在哪里" in asked
+    answer = resident.say(f"异议 A{number} 器材放在3号楼窗户底下太吵了")
+    assert "收到" in answer and f"A{number}" in answer
+    assert "还没办完" in answer  # the lamp's question still waits
+    assert objections(services) == 1
+    filed = resident.say("5号楼门口")
+    assert "工单" in filed and "5号楼" in filed
