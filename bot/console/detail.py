@@ -23,6 +23,7 @@ from bot.console.tickets import act_on
 from bot.services import Services
 from bot.settings import Settings
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
+from handlers.tickets.unreachable import call_them
 from storage import tickets as store
 from storage.models import InboundMessage, Resident
 from storage.tickets import Ticket, TicketEvent
@@ -127,12 +128,16 @@ def _community_of(services: Services, viewer: Viewer, code: str) -> int | None:
 
 
 @router.get("/tickets/{code}")
-def ticket_detail(request: Request, code: str, viewer: ViewerDep, notice: str = "", warn: str = "") -> Response:
+def ticket_detail(
+    request: Request, code: str, viewer: ViewerDep, notice: str = "", warn: str = "", call: bool = False
+) -> Response:
+    """`call`: a message just failed to reach the reporter; the page says how to reach them instead (the
+    whole number for those allowed, as the WeCom text does), so no number travels in the address."""
     services = services_of(request)
     community_id = _community_of(services, viewer, code)
     if community_id is None:
         raise HTTPException(404, f"没有找到工单 {code[:10].upper()}")
-    audit(services, request, viewer, action="read", community_id=community_id)
+    audit(services, request, viewer, action="reveal" if call else "read", community_id=community_id)
     now = services.clock()
     with services.sessions.begin() as session:
         ticket = _visible_ticket(session, viewer, code)
@@ -157,6 +162,9 @@ def ticket_detail(request: Request, code: str, viewer: ViewerDep, notice: str = 
             "staff": sorted(info.staff.items(), key=lambda p: p[1]) if info else [],
             "notice": notice[:300],
             "warn": warn[:300],
+            "call": call_them(session, services.settings, ticket, reporter, viewer.userid).removeprefix("居民收不到，")
+            if call and reporter is not None
+            else "",
         }
     return page(request, "ticket.html", context)
 
@@ -209,10 +217,12 @@ def reply_to_resident(
     if not outcome.ok and outcome.text.startswith("没有找到"):
         raise HTTPException(404, outcome.text)
     if outcome.ok and outcome.delivered is False:
-        return _back(code, warn="居民暂时收不到消息，请电话联系。（已记在工单上）")
+        return _back(code, warn="居民暂时收不到消息（已记在工单上）。", call=True)
     return _back(code, notice=outcome.text) if outcome.ok else _back(code, warn=outcome.text)
 
 
-def _back(code: str, *, notice: str = "", warn: str = "") -> Response:
+def _back(code: str, *, notice: str = "", warn: str = "", call: bool = False) -> Response:
     query = f"notice={quote(notice)}" if notice else f"warn={quote(warn)}"
+    if call:
+        query += "&call=1"
     return RedirectResponse(f"/console/tickets/{quote(code[:10].upper())}?{query}", status_code=303)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.services import Services
+from handlers.privacy import encrypt_phone
 from storage import tickets as store
 from storage.models import Resident
 from tests.bot.console.conftest import log_in, report
@@ -62,9 +63,18 @@ def test_a_reply_that_cannot_reach_the_resident_says_so(
     csrf = log_in(client, "zhangli")
     answer = client.post(f"/console/tickets/{code}/reply", data={"text": "明天上午来修。", "csrf": csrf})
     assert answer.status_code == 303
-    assert "居民暂时收不到消息，请电话联系" in unquote_plus(answer.headers["location"])
+    assert "居民暂时收不到消息" in unquote_plus(answer.headers["location"])
     page = client.get(answer.headers["location"])
-    assert "居民暂时收不到消息，请电话联系" in page.text and "居民没有收到" in page.text
+    assert "居民暂时收不到消息" in page.text and "居民没有收到" in page.text
+    assert "没有登记电话，请上门联系（" in page.text  # no number on file: where to find them
+    # With a number on file, the worker who holds the ticket is given all of it, and never in the address.
+    with services.sessions.begin() as session:
+        resident = session.scalar(select(Resident).where(Resident.openid == "openid-quiet"))
+        assert resident is not None
+        resident.phone_encrypted = encrypt_phone(services.settings.secret_key, "13800138000")
+    answer = client.post(f"/console/tickets/{code}/reply", data={"text": "下午来修。", "csrf": csrf})
+    assert "138" not in answer.headers["location"]
+    assert "请电话联系 13800138000" in client.get(answer.headers["location"]).text
     empty = client.post(f"/console/tickets/{code}/reply", data={"text": "  ", "csrf": csrf})
     assert "请写上要回复居民的话" in unquote_plus(empty.headers["location"])
 
