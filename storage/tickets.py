@@ -23,8 +23,9 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 6
 
 # open -> accepted -> resolved -> closed (rated 3-5) ; resolved -> reopened (rated 1-2) -> accepted ...
+# An open ticket about the same problem as another may be merged into it, and split out again.
 OPEN_STATUSES = ("open", "accepted", "reopened")
-STATUSES = (*OPEN_STATUSES, "resolved", "closed")
+STATUSES = (*OPEN_STATUSES, "resolved", "closed", "merged")
 
 
 class Ticket(Base):
@@ -244,6 +245,23 @@ def ticket_by_code(session: Session, *, code: str, for_update: bool = False) -> 
     if for_update:
         query = query.with_for_update()
     return session.scalar(query)
+
+
+def same_problem_candidates(session: Session, *, ticket: Ticket, limit: int = 10) -> list[Ticket]:
+    """Other open tickets of the same community and category, nearest building first: what a worker
+    may merge this one into."""
+    rows = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.community_id == ticket.community_id,
+            Ticket.category == ticket.category,
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.id != ticket.id,
+        )
+        .order_by(Ticket.created_at.desc())
+        .limit(limit * 3)
+    ).all()
+    return sorted(rows, key=lambda t: t.building != ticket.building)[:limit]
 
 
 def events_for(session: Session, *, ticket_id: int) -> list[TicketEvent]:

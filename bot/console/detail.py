@@ -23,6 +23,7 @@ from bot.console.tickets import act_on
 from bot.services import Services
 from bot.settings import Settings
 from handlers.privacy import DecryptionError, decrypt_phone, mask_phone
+from handlers.tickets.duplicates import merged_into
 from handlers.tickets.unreachable import call_them
 from storage import tickets as store
 from storage.models import InboundMessage, Resident
@@ -45,8 +46,12 @@ ACTION_NAMES = {
     "joined": "同一问题",
     "replied": "回复居民",
     "unreachable": "居民收不到",
+    "merged": "合并到",
+    "merged_from": "并入重复工单",
+    "split": "拆分",
+    "split_off": "拆分出去",
 }
-ACTIONS = ("accept", "progress", "transfer", "resolve", "reopen")
+ACTIONS = ("accept", "progress", "transfer", "resolve", "reopen", "merge", "split")
 # The resident's own messages shown with a ticket: from a little before it was filed.
 MESSAGES_BEFORE = timedelta(minutes=30)
 
@@ -162,6 +167,8 @@ def ticket_detail(
             "staff": sorted(info.staff.items(), key=lambda p: p[1]) if info else [],
             "notice": notice[:300],
             "warn": warn[:300],
+            "candidates": [t for t in store.same_problem_candidates(session, ticket=ticket) if viewer.sees(t)],
+            "merged_into": (merged.data.get("into") if (merged := merged_into(session, ticket)) else None),
             "call": call_them(session, services.settings, ticket, reporter, viewer.userid).removeprefix("居民收不到，")
             if call and reporter is not None
             else "",
@@ -203,7 +210,7 @@ def ticket_action(
     if action not in ACTIONS:
         return _back(code, warn="请选择要做的操作。")
     outcome = act_on(services, viewer, code[:10].upper(), action, note=note.strip(), target=target.strip())
-    if not outcome.ok and outcome.text.startswith("没有找到"):
+    if not outcome.ok and outcome.text.startswith(f"没有找到工单 {code[:10].upper()}"):  # not the merge target
         raise HTTPException(404, outcome.text)
     return _back(code, notice=outcome.text) if outcome.ok else _back(code, warn=outcome.text)
 

@@ -43,7 +43,7 @@ def countdown(due: datetime, now: datetime) -> str:
     return f"超时 {span}" if late else f"剩 {span}"
 
 
-STATUS_LABELS = STATUS_NAMES | {"resolved": "已办结，待评价"}
+STATUS_LABELS = STATUS_NAMES | {"resolved": "已办结，待评价", "merged": "已合并"}
 
 templates.env.globals.update(
     STATUS_LABELS=STATUS_LABELS, CATEGORY_NAMES=CATEGORY_NAMES, COLOUR_NAMES=COLOUR_NAMES, format_local=format_local

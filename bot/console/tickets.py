@@ -279,6 +279,10 @@ def act_on(services: Services, viewer: Viewer, code: str, action: str, *, note: 
         ticket = tickets_store.ticket_by_code(session, code=code)
         if ticket is None or not viewer.sees(ticket):
             return Outcome(False, f"没有找到工单 {code}")
+        if action == "merge":
+            into = tickets_store.ticket_by_code(session, code=target.strip()[:10]) if target.strip() else None
+            if into is not None and not viewer.sees(into):
+                return Outcome(False, f"没有找到本社区的工单 {target.strip()[:10].upper()}，请核对工单号。")
         result = act(
             session,
             services.settings,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from handlers.flows import TICKET_RATING, TicketRating
 from handlers.notify import push_to_resident, worker_name
 from handlers.runtime import Settings
+from handlers.tickets import duplicates
 from handlers.tickets.cards import refresh_cards
 from handlers.tickets.desk import list_held, resolve_worker, take_next
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
@@ -32,18 +33,26 @@ from storage.tickets import Ticket
 RATING_WINDOW = timedelta(hours=48)
 
 
-ACTIONS = {"接单": "accept", "进展": "progress", "转派": "transfer", "办结": "resolve"}
+ACTIONS = {
+    "接单": "accept",
+    "进展": "progress",
+    "转派": "transfer",
+    "办结": "resolve",
+    "合并": "merge",
+    "拆分": "split",
+}
 VERBS = {action: verb for verb, action in ACTIONS.items()}
 # Actions after which the ticket's cards in WeCom show something else (who holds it, or that it is done).
-CARD_CHANGING = frozenset({"accept", "transfer", "resolve", "reopen"})
+CARD_CHANGING = frozenset({"accept", "transfer", "resolve", "reopen", "merge", "split"})
 WORKER_HELP = (
     "可用指令：\n我的工单（列出您手上的工单）\n接单（领取最早一张待接单的工单）或 接单 工单号\n"
     "进展 工单号 说明（如：进展 AB3D5F 已联系电工）\n"
     "转派 工单号 姓名（如：转派 AB3D5F 刘师傅）\n办结 工单号 说明（如：办结 AB3D5F 已更换灯泡）\n"
+    "合并 工单号 主工单号（同一问题的重复工单）；拆分 工单号（撤销合并）\n"
     "登录（获取电脑上打开工作台的链接）"
 )
 _COMMAND = re.compile(
-    r"^\s*(?P<verb>接单|进展|转派|办结)\s*[:：]?\s*(?P<code>[A-Za-z0-9]{4,10})(?:\s+(?P<rest>.*))?\s*$", re.S
+    r"^\s*(?P<verb>接单|进展|转派|办结|合并|拆分)\s*[:：]?\s*(?P<code>[A-Za-z0-9]{4,10})(?:\s+(?P<rest>.*))?\s*$", re.S
 )
 # A bare "接单" (take the oldest waiting ticket) and "我的工单" (list what I hold), with a stray full stop.
 _TAKE_NEXT = re.compile(r"^\s*接单\s*[。.!！]?\s*$")
@@ -68,7 +77,7 @@ def parse_worker_command(text: str) -> WorkerCommand | None:
         return None
     action = ACTIONS[match.group("verb")]
     rest = (match.group("rest") or "").strip()
-    if action == "transfer":
+    if action in ("transfer", "merge"):
         target, _, note = rest.partition(" ")
         return WorkerCommand(action, match.group("code").upper(), note.strip(), target.strip())
     return WorkerCommand(action, match.group("code").upper(), rest)
@@ -92,6 +101,8 @@ TRANSITIONS: dict[str, str | None] = {
     "resolve": "resolved",
     "reply": None,
     "reopen": "reopened",
+    "merge": None,  # handlers/tickets/duplicates.py moves both tickets
+    "split": None,
 }
 
 
@@ -287,8 +298,33 @@ def _reply(step: _Step) -> ActionResult:
     return ActionResult(True, f"已通过{how}发给居民。", 200, ticket, delivered=True)
 
 
+def _merge(step: _Step) -> ActionResult:
+    (ok, message, status), _ = duplicates.merge(
+        step.session,
+        ticket=step.ticket,
+        into_code=step.command.target,
+        actor=step.actor,
+        now=step.now,
+        tell=step.tell_residents,
+    )
+    return step.done(message) if ok else step.refuse(message, status)
+
+
+def _split(step: _Step) -> ActionResult:
+    (ok, message, status), _ = duplicates.split(
+        step.session,
+        ticket=step.ticket,
+        actor=step.actor,
+        now=step.now,
+        tell=step.tell_residents,
+    )
+    return step.done(message) if ok else step.refuse(message, status)
+
+
 def _reopen(step: _Step) -> ActionResult:
     ticket = step.ticket
+    if ticket.status == "merged":
+        return step.refuse(f"工单 {ticket.code} 已合并到同一问题的工单；要单独处理，请拆分它。", 409)
     if ticket.is_open:
         return step.refuse(f"工单 {ticket.code} 还在处理中，不需要重新打开。", 409)
     ticket.resolved_at = None
@@ -309,6 +345,8 @@ _ACTIONS: dict[str, Callable[[_Step], ActionResult]] = {
     "resolve": _resolve,
     "reply": _reply,
     "reopen": _reopen,
+    "merge": _merge,
+    "split": _split,
 }
 
 
@@ -342,7 +380,7 @@ def act(
     routing = routing_for(community)
     if worker not in routing.workers():
         return ActionResult(False, f"工单 {ticket.code} 不属于您所在的社区，您无权处理，未做任何修改。", 403, ticket)
-    if not ticket.is_open and command.action != "reopen":
+    if not ticket.is_open and command.action not in ("reopen", "split"):
         verb = VERBS.get(command.action, {"reply": "回复"}.get(command.action, command.action))
         return ActionResult(False, f"工单 {ticket.code} 已经{STATUS_NAMES[ticket.status]}，不能再{verb}。", 409, ticket)
     result = run(_Step(session, settings, ticket, routing, worker, command, now, source_key, via))

@@ -29,6 +29,7 @@ STATUS_NAMES = {
     "reopened": "重新处理中",
     "resolved": "已办结，待您评价",
     "closed": "已完成",
+    "merged": "已合并到同一问题的工单",
 }
 
 
