@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from handlers.clock import CHINA_TZ
@@ -53,3 +56,24 @@ templates.env.filters.update(local_time=local_time)
 
 def page(request: Request, name: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[object]], *, now: datetime) -> Response:
+    """A spreadsheet download: UTF-8 with the byte-order mark Excel needs, residents' words kept as words."""
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel reads UTF-8 only with a byte-order mark
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(value) if isinstance(value, str) else value for value in row])
+    stamp = now.astimezone(CHINA_TZ).strftime("%Y%m%d-%H%M")
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}-{stamp}.csv"'},
+    )
+
+
+def _cell(text: str) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet: a resident's words must stay words.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -5,8 +5,6 @@ Every action goes through handlers.tickets.actions.act, as the WeCom commands an
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -18,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from bot.console.auth import ChangeDep, ViewerDep, audit, services_of
 from bot.console.people import Viewer
-from bot.console.render import STATUS_LABELS, countdown, local_time, page
+from bot.console.render import STATUS_LABELS, countdown, csv_response, local_time, page
 from bot.services import Services
 from handlers.clock import CHINA_TZ
 from handlers.tickets.actions import WorkerCommand, act
@@ -190,40 +188,36 @@ def ticket_csv(request: Request, viewer: ViewerDep) -> Response:
     with services.sessions.begin() as session:
         tickets = store.ticket_page(session, reach=viewer.reach, where=query.where, now=now, limit=EXPORT_LIMIT)
         rows = _rows(viewer, tickets, now)
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel reads UTF-8 only with a byte-order mark
-    writer = csv.writer(out)
-    writer.writerow(
-        ["工单号", "社区", "类别", "紧急程度", "状态", "地点", "负责人", "处理时限", "剩余时间", "登记时间", "居民反映"]
-    )
-    for row in rows:
-        t = row.ticket
-        writer.writerow(
-            [
-                t.code,
-                row.community,
-                CATEGORY_NAMES.get(t.category, t.category),
-                COLOUR_NAMES.get(t.colour, t.colour),
-                STATUS_LABELS.get(t.status, t.status),
-                t.place,
-                row.assignee,
-                local_time(t.due_at),
-                row.countdown,
-                local_time(t.created_at),
-                _cell(t.description),
-            ]
-        )
-    stamp = now.astimezone(CHINA_TZ).strftime("%Y%m%d-%H%M")
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="tickets-{stamp}.csv"'},
-    )
-
-
-def _cell(text: str) -> str:
-    # A cell starting with = + - @ is a formula to a spreadsheet: a resident's words must stay words.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    header = [
+        "工单号",
+        "社区",
+        "类别",
+        "紧急程度",
+        "状态",
+        "地点",
+        "负责人",
+        "处理时限",
+        "剩余时间",
+        "登记时间",
+        "居民反映",
+    ]
+    lines = [
+        [
+            row.ticket.code,
+            row.community,
+            CATEGORY_NAMES.get(row.ticket.category, row.ticket.category),
+            COLOUR_NAMES.get(row.ticket.colour, row.ticket.colour),
+            STATUS_LABELS.get(row.ticket.status, row.ticket.status),
+            row.ticket.place,
+            row.assignee,
+            local_time(row.ticket.due_at),
+            row.countdown,
+            local_time(row.ticket.created_at),
+            row.ticket.description,
+        ]
+        for row in rows
+    ]
+    return csv_response("tickets", header, lines, now=now)
 
 
 class BulkForm(BaseModel):

@@ -5,11 +5,14 @@ the leaders see the whole number (the page is audited as a reveal when it shows 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from bot.console.auth import ViewerDep, audit, services_of
-from bot.console.render import page
+from bot.console.people import Viewer
+from bot.console.render import csv_response, local_time, page
 from handlers.notify import resident_address
 from handlers.privacy import mask_phone
 from handlers.tickets.notices import phone_of
@@ -30,10 +33,9 @@ def _reason(text: str) -> str:
     return "微信拒收" if text else "发送失败"
 
 
-@router.get("/unreachable")
-def unreachable_residents(request: Request, viewer: ViewerDep) -> Response:
+def _rows(request: Request, viewer: Viewer) -> list[dict[str, Any]]:
+    """Who could not be told, newest first; the page is audited as a reveal when a whole number shows."""
     services = services_of(request)
-    audit(services, request, viewer, action="read")
     revealed = False
     with services.sessions.begin() as session:
         rows = []
@@ -57,4 +59,24 @@ def unreachable_residents(request: Request, viewer: ViewerDep) -> Response:
             )
     if revealed:
         audit(services, request, viewer, action="reveal")
+    return rows
+
+
+@router.get("/unreachable")
+def unreachable_residents(request: Request, viewer: ViewerDep) -> Response:
+    audit(services_of(request), request, viewer, action="read")
+    rows = _rows(request, viewer)
     return page(request, "unreachable.html", {"viewer": viewer, "rows": rows, "active": "unreachable"})
+
+
+@router.get("/unreachable.csv")
+def unreachable_csv(request: Request, viewer: ViewerDep) -> Response:
+    """The same list as a spreadsheet, for whoever rings round."""
+    services = services_of(request)
+    audit(services, request, viewer, action="export")
+    header = ["时间", "工单号", "居民", "住址", "电话", "没送到的话", "原因", "负责人"]
+    lines = [
+        [local_time(r["at"]), r["code"], r["name"], r["address"], r["phone"], r["what"], r["reason"], r["worker"]]
+        for r in _rows(request, viewer)
+    ]
+    return csv_response("unreachable", header, lines, now=services.clock())

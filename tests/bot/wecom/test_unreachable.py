@@ -58,6 +58,10 @@ def test_resolving_when_the_window_has_closed_says_whom_to_call_never_that_the_r
     log_in(client, "zhangli")
     listed = client.get("/console/unreachable")
     assert listed.status_code == 200 and code in listed.text and PHONE in listed.text and "李阿姨" in listed.text
+    exported = client.get("/console/unreachable.csv")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert exported.text.startswith("\ufeff时间,工单号,居民")
+    assert any(PHONE in row and "李阿姨" in row and "已更换灯泡" in row for row in exported.text.splitlines())
     timeline = client.get(f"/console/tickets/{code}")
     assert "居民收不到" in timeline.text
 
