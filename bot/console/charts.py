@@ -254,3 +254,16 @@ def questions_chart(weeks: QuestionWeeks, labels: list[str]) -> tuple[dict[str, 
         ],
     }
     return option, totals
+
+
+def has_data(option: dict[str, Any]) -> bool:
+    """Whether a chart has anything to draw: with nothing counted it says 暂无数据 instead of a blank box."""
+
+    def counted(item: Any) -> bool:
+        if isinstance(item, dict):
+            item = item.get("value")
+        if isinstance(item, list):
+            item = item[-1] if item else None
+        return isinstance(item, int | float) and item != 0
+
+    return any(counted(item) for series in option.get("series", []) for item in series.get("data", []))

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from bot.console.auth import ViewerDep, services_of
 from bot.console.charts import (
     alerts_chart,
+    has_data,
     heat_map,
     questions_chart,
     satisfaction,
@@ -20,12 +21,13 @@ from bot.console.charts import (
     week_labels,
 )
 from bot.console.people import Viewer
-from bot.console.render import page
+from bot.console.render import page, templates
 from handlers.clock import CHINA_TZ
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES
 from storage import console_dashboard as store
 from storage.console_dashboard import TicketGroup
 
+templates.env.filters.update(has_data=has_data)
 router = APIRouter(prefix="/console")
 
 WEEKS = 12
