@@ -167,8 +167,10 @@ def ticket_detail(
             "staff": sorted(info.staff.items(), key=lambda p: p[1]) if info else [],
             "notice": notice[:300],
             "warn": warn[:300],
-            "candidates": [t for t in store.same_problem_candidates(session, ticket=ticket) if viewer.sees(t)],
-            "merged_into": (merged.data.get("into") if (merged := merged_into(session, ticket)) else None),
+            "candidates": [t for t in store.same_problem_candidates(session, ticket=ticket) if viewer.sees(t)]
+            if ticket.is_open
+            else [],
+            "merged_into": merged.data.get("into") if (merged := merged_into(ticket, events)) else None,
             "call": call_them(session, services.settings, ticket, reporter, viewer.userid).removeprefix("居民收不到，")
             if call and reporter is not None
             else "",

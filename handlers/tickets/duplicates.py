@@ -11,7 +11,7 @@ Every function runs inside the caller's transaction, on tickets the caller has l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -84,17 +84,16 @@ def merge(
     return (True, f"已将工单 {ticket.code} 合并到 {main.code}，原来的居民会收到 {main.code} 的进展。", 200), main
 
 
-def merged_into(session: Session, ticket: Ticket) -> TicketEvent | None:
-    """The event that merged this ticket, while it is merged."""
+def merged_into(ticket: Ticket, events: Sequence[TicketEvent]) -> TicketEvent | None:
+    """The event that merged this ticket, while it is merged, from its timeline."""
     if ticket.status != "merged":
         return None
-    merges = [e for e in store.events_for(session, ticket_id=ticket.id) if e.action == "merged"]
-    return merges[-1] if merges else None
+    return next((e for e in reversed(events) if e.action == "merged"), None)
 
 
 def split(session: Session, *, ticket: Ticket, actor: str, now: datetime, tell: Tell) -> tuple[Moved, Ticket | None]:
     """Take a merged ticket out again: open, with a fresh deadline from now, its residents its own again."""
-    merged = merged_into(session, ticket)
+    merged = merged_into(ticket, store.events_for(session, ticket_id=ticket.id))
     if merged is None:
         return (False, f"工单 {ticket.code} 没有合并到别的工单，不需要拆分。", 409), None
     main = store.ticket_by_code(session, code=str(merged.data.get("into", "")), for_update=True)
