@@ -22,8 +22,9 @@ from handlers.tickets.desk import list_held, resolve_worker, take_next
 from handlers.tickets.notices import STATUS_NAMES, alert_worker, describe, notify_residents
 from handlers.tickets.routing import Routing, routing_for
 from handlers.tickets.rules import CATEGORY_NAMES, COLOUR_NAMES, summary
+from handlers.tickets.sla import restart_clock
 from handlers.tickets.unreachable import record_unreachable
-from handlers.tickets.workdays import deadline_for, format_local, reminder_for
+from handlers.tickets.workdays import format_local
 from storage import repositories as repo
 from storage import tickets as store
 from storage.models import Community, Resident
@@ -329,11 +330,7 @@ def _reopen(step: _Step) -> ActionResult:
         return step.refuse(f"工单 {ticket.code} 还在处理中，不需要重新打开。", 409)
     ticket.resolved_at = None
     ticket.closed_at = None
-    ticket.reminded = False
-    ticket.chain_exhausted = False
-    ticket.escalation_level = 0
-    ticket.due_at = deadline_for(ticket.colour, step.now)
-    ticket.remind_at = reminder_for(step.now, ticket.due_at)
+    restart_clock(ticket, step.now)
     step.record("reopened", note=step.command.note or None)
     return step.done(f"已重新打开：{ticket.code}，新的处理时限 {format_local(ticket.due_at)}。")
 
@@ -416,11 +413,7 @@ def rate(session: Session, settings: Settings, *, ticket: Ticket, resident: Resi
         ticket.closed_at = now
         return f"谢谢您的评价（{score} 分）！工单 {ticket.code} 已完成。"
     ticket.status = "reopened"
-    ticket.reminded = False
-    ticket.chain_exhausted = False
-    ticket.escalation_level = 0
-    ticket.due_at = deadline_for(ticket.colour, now)
-    ticket.remind_at = reminder_for(now, ticket.due_at)
+    restart_clock(ticket, now)
     event = store.add_event(
         session, ticket=ticket, actor=actor, action="reopened", note=f"居民评价 {score} 分，需回访", now=now
     )

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from handlers.communities import spec_of
 from handlers.tickets.notices import STATUS_NAMES
-from handlers.tickets.workdays import OFFICE_CLOSES, deadline_for, format_local, reminder_for
+from handlers.tickets.sla import restart_clock
+from handlers.tickets.workdays import OFFICE_CLOSES, format_local
 from storage import tickets as store
 from storage.models import Community
 from storage.tickets import OPEN_STATUSES, Ticket, TicketEvent
@@ -114,12 +115,7 @@ def split(session: Session, *, ticket: Ticket, actor: str, now: datetime, tell: 
     was = str(merged.data.get("was") or "open")
     ticket.status = was if was in OPEN_STATUSES else "open"
     ticket.closed_at = None
-    ticket.reminded = False
-    ticket.chain_exhausted = False
-    ticket.escalation_level = 0
-    closes = spec_of(community).office_hours.closing_time if community is not None else OFFICE_CLOSES
-    ticket.due_at = deadline_for(ticket.colour, now, closes=closes)
-    ticket.remind_at = reminder_for(now, ticket.due_at)
+    restart_clock(ticket, now, closes=spec_of(community).office_hours.closing_time if community else OFFICE_CLOSES)
     other = main.code if main is not None else str(merged.data.get("into", ""))
     event = store.add_event(
         session,

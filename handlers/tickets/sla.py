@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy.orm import Session
 
@@ -17,9 +17,10 @@ from handlers.runtime import Settings
 from handlers.tickets.notices import alert_worker
 from handlers.tickets.routing import routing_for
 from handlers.tickets.rules import COLOUR_NAMES
-from handlers.tickets.workdays import deadline_for, format_local, reminder_for
+from handlers.tickets.workdays import OFFICE_CLOSES, deadline_for, format_local, reminder_for
 from storage import tickets as store
 from storage.models import Community
+from storage.tickets import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +85,12 @@ def check_deadlines(session: Session, settings: Settings, *, now: datetime) -> S
                 )
             reminded += 1
     return SlaReport(reminded, escalated)
+
+
+def restart_clock(ticket: Ticket, now: datetime, *, closes: time = OFFICE_CLOSES) -> None:
+    """A ticket handled again (reopened, rated low, split out) starts its deadline and escalation afresh."""
+    ticket.reminded = False
+    ticket.chain_exhausted = False
+    ticket.escalation_level = 0
+    ticket.due_at = deadline_for(ticket.colour, now, closes=closes)
+    ticket.remind_at = reminder_for(now, ticket.due_at)
